@@ -1,0 +1,217 @@
+"""The certbot plugin: ``-a dns-iijdpf``.
+
+This module is certbot glue only.  It reads the settings, turns certbot's
+challenges into :class:`~certbot_dns_iijdpf.challenges.Challenge` objects and
+hands them to :class:`~certbot_dns_iijdpf.challenges.ChallengePublisher`, and
+turns every DPF error into a :class:`certbot.errors.PluginError` whose text
+tells the operator what to fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from acme import challenges as acme_challenges
+from certbot import errors
+from certbot.achallenges import AnnotatedChallenge
+from certbot.plugins import dns_common
+
+from certbot_dns_iijdpf import settings as settings_module
+from certbot_dns_iijdpf.challenges import Challenge, ChallengePublisher
+from certbot_dns_iijdpf.client import DEFAULT_ENDPOINT, DpfClient
+from certbot_dns_iijdpf.errors import DpfApiError, DpfError
+from certbot_dns_iijdpf.jobs import JobWaiter
+from certbot_dns_iijdpf.journal import FILE_NAME, Journal
+from certbot_dns_iijdpf.propagation import PropagationWaiter
+from certbot_dns_iijdpf.settings import Settings
+from certbot_dns_iijdpf.zones import ZoneDirectory
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PROPAGATION_SECONDS = 600
+
+
+def _absolute_path(value: str) -> str:
+    # certbot stores plugin options as typed; the renewal timer runs from "/",
+    # so a relative path that worked interactively would break every renewal.
+    return os.path.abspath(os.path.expanduser(value))
+
+
+def _domain(achall: AnnotatedChallenge) -> str:
+    identifier = getattr(achall, "identifier", None)
+    if identifier is not None:
+        return str(identifier.value)
+    # certbot < 5.3 has no ``identifier`` on annotated challenges.
+    return str(achall.domain)
+
+
+class Authenticator(dns_common.DNSAuthenticator):
+    """DNS-01 authenticator for IIJ DNS Platform Service (DPF)."""
+
+    description = (
+        "Obtain certificates using a DNS TXT record (if you are using IIJ DNS Platform "
+        "Service (DPF) for DNS)."
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.credentials: dns_common.CredentialsConfiguration | None = None
+        self._settings: Settings | None = None
+        self._publisher: ChallengePublisher | None = None
+        # Tests replace this to use fake time or a stub client.
+        self._client_factory: Callable[[Settings], DpfClient] = _make_client
+
+    @classmethod
+    def add_parser_arguments(
+        cls,
+        add: Callable[..., None],
+        default_propagation_seconds: int = DEFAULT_PROPAGATION_SECONDS,
+    ) -> None:
+        add(
+            "propagation-seconds",
+            default=default_propagation_seconds,
+            type=int,
+            help="The longest time, in seconds, to wait for every DPF nameserver of the zone "
+            "to serve the challenge; the plugin goes on as soon as they all do. If the "
+            "nameservers cannot be queried from this host, it waits min(120, this) "
+            f"seconds instead. (default: {default_propagation_seconds})",
+        )
+        add(
+            "credentials",
+            type=_absolute_path,
+            help="Path to the DPF credentials INI file (dns_iijdpf_api_token, and optionally "
+            f"dns_iijdpf_endpoint, default {DEFAULT_ENDPOINT}).",
+        )
+        add(
+            "publish-pending-edits",
+            action="store_true",
+            default=False,
+            help="Apply the zone even when it holds staged edits that this plugin did not "
+            "make, publishing them together with the challenge. Without it the plugin "
+            "refuses and names those edits.",
+        )
+
+    def more_info(self) -> str:
+        return (
+            "This plugin configures a DNS TXT record to respond to a dns-01 challenge using "
+            "the IIJ DNS Platform Service (DPF) API."
+        )
+
+    def auth_hint(self, failed_achalls: list[AnnotatedChallenge]) -> str:
+        return (
+            "The certificate authority could not find the TXT record that "
+            "certbot-dns-iijdpf published in DPF. Check that the domain is delegated to "
+            "DPF's nameservers, and if DPF was slow, raise --dns-iijdpf-propagation-seconds."
+        )
+
+    # -- settings ------------------------------------------------------------
+
+    def _setup_credentials(self) -> None:
+        if self._settings is not None:
+            return
+        if not self.conf("credentials"):
+            from_env = settings_module.from_environment(os.environ)
+            if from_env is not None:
+                logger.warning(
+                    "Using the DPF token from the environment (IIJ_DPF_API_TOKEN). certbot's "
+                    "renewal timer will not have these variables: put the token in a "
+                    "credentials file and pass --dns-iijdpf-credentials."
+                )
+                self._settings = from_env
+                return
+        try:
+            self.credentials = self._configure_credentials(
+                "credentials",
+                "DPF credentials INI file",
+                {"api_token": "IIJ ID access token with the dpf_read and dpf_write scopes"},
+            )
+        except (OSError, UnicodeError) as exc:
+            raise errors.PluginError(
+                f"Cannot read the DPF credentials file {self.conf('credentials')}: {exc}"
+            ) from None
+        credentials = self.credentials
+        source = f"credentials file {self.conf('credentials')}"
+        try:
+            self._settings = settings_module.from_values(credentials.conf, source)
+        except DpfError as exc:
+            raise errors.PluginError(str(exc)) from None
+
+    def _publisher_for_run(self) -> ChallengePublisher:
+        if self._publisher is None:
+            assert self._settings is not None
+            client = self._client_factory(self._settings)
+            work_dir = getattr(self.config, "work_dir", None)
+            journal = Journal(Path(work_dir) / FILE_NAME if work_dir else None)
+            self._publisher = ChallengePublisher(
+                client,
+                ttl=self._settings.ttl,
+                zones=ZoneDirectory(client, self._settings.service_codes),
+                jobs=JobWaiter(client),
+                propagation=PropagationWaiter(float(self.conf("propagation-seconds"))),
+                journal=journal,
+                publish_pending=_flag(self.conf("publish-pending-edits")),
+            )
+        return self._publisher
+
+    # -- certbot's authenticator interface ----------------------------------
+
+    def perform(self, achalls: list[AnnotatedChallenge]) -> list[acme_challenges.ChallengeResponse]:
+        self._setup_credentials()
+        self._attempt_cleanup = True
+        try:
+            self._publisher_for_run().publish(self._challenges(achalls))
+        except DpfError as exc:
+            raise errors.PluginError(self._explain(exc)) from exc
+        return [achall.response(achall.account_key) for achall in achalls]
+
+    def cleanup(self, achalls: list[AnnotatedChallenge]) -> None:
+        if not self._attempt_cleanup:
+            return
+        try:
+            self._publisher_for_run().withdraw(self._challenges(achalls))
+        except Exception as exc:  # cleanup runs after failures and Ctrl-C: it must not raise
+            message = self._explain(exc) if isinstance(exc, DpfError) else repr(exc)
+            logger.warning("Could not remove the DNS-01 challenge records from DPF: %s", message)
+            logger.debug("Cleanup failure details", exc_info=True)
+
+    def _perform(self, domain: str, validation_name: str, validation: str) -> None:
+        self._publisher_for_run().publish([Challenge(validation_name, validation)])
+
+    def _cleanup(self, domain: str, validation_name: str, validation: str) -> None:
+        self._publisher_for_run().withdraw([Challenge(validation_name, validation)])
+
+    @staticmethod
+    def _challenges(achalls: list[AnnotatedChallenge]) -> list[Challenge]:
+        found: list[Challenge] = []
+        for achall in achalls:
+            domain = _domain(achall)
+            found.append(
+                Challenge(
+                    achall.validation_domain_name(domain), achall.validation(achall.account_key)
+                )
+            )
+        return found
+
+    def _explain(self, exc: DpfError) -> str:
+        if isinstance(exc, DpfApiError) and exc.is_token_rejected:
+            source = self._settings.source if self._settings else "the credentials"
+            return (
+                "DPF rejected the API token (HTTP 400, invalid/access_token): it is wrong, "
+                "expired or revoked. Issue a new IIJ ID access token with the dpf_read and "
+                f"dpf_write scopes and put it in {source}."
+            )
+        return str(exc)
+
+
+def _make_client(settings: Settings) -> DpfClient:
+    return DpfClient(settings.endpoint, settings.token)
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)

@@ -1,0 +1,93 @@
+"""Errors raised by the DPF client and the record logic.
+
+Every message is written for the operator reading certbot's output: it says
+what went wrong and what to change.  No message ever contains the API token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DpfError(Exception):
+    """Base class for every error this plugin reports about DPF."""
+
+
+@dataclass(frozen=True)
+class ErrorDetail:
+    """One entry of DPF's ``error_details`` list."""
+
+    code: str
+    attribute: str
+    target: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.code}/{self.attribute}"
+        return f"{text} ({self.target})" if self.target else text
+
+
+class DpfApiError(DpfError):
+    """DPF answered a request with an error body.
+
+    ``status`` is the HTTP status; ``error_type``, ``error_message`` and
+    ``details`` are DPF's own fields, kept so that callers can tell a bad token
+    (400 ``invalid``/``access_token``) from an unknown zone or a rejected edit.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        error_type: str,
+        error_message: str,
+        details: tuple[ErrorDetail, ...] = (),
+        request_id: str = "",
+        operation: str = "",
+    ) -> None:
+        self.status = status
+        self.error_type = error_type
+        self.error_message = error_message
+        self.details = details
+        self.request_id = request_id
+        self.operation = operation
+        super().__init__(self._describe())
+
+    def has_detail(self, code: str, attribute: str) -> bool:
+        return any(d.code == code and d.attribute == attribute for d in self.details)
+
+    @property
+    def is_token_rejected(self) -> bool:
+        return self.status == 400 and self.has_detail("invalid", "access_token")
+
+    def _describe(self) -> str:
+        parts = [f"DPF API error: HTTP {self.status} {self.error_type}: {self.error_message}"]
+        if self.details:
+            parts.append(" [" + ", ".join(str(d) for d in self.details) + "]")
+        if self.operation:
+            parts.append(f" (request: {self.operation}")
+            parts.append(f", request_id {self.request_id})" if self.request_id else ")")
+        return "".join(parts)
+
+
+class DpfTransportError(DpfError):
+    """The API could not be reached, or did not answer in time, after retries."""
+
+
+class DpfProtocolError(DpfError):
+    """DPF (or something in front of it) answered with a body this client cannot read."""
+
+
+class DpfJobError(DpfError):
+    """An asynchronous DPF job FAILED, or did not finish within the time allowed."""
+
+    def __init__(self, message: str, error_type: str = "", error_message: str = "") -> None:
+        self.error_type = error_type
+        self.error_message = error_message
+        super().__init__(message)
+
+
+class ZoneNotFoundError(DpfError):
+    """No zone visible to the token contains the name."""
+
+
+class PendingEditsError(DpfError):
+    """The zone holds staged edits that this plugin did not make, so it will not apply."""
