@@ -62,7 +62,8 @@ def _retry_policy(total: int) -> Retry:
     # re-reads the zone before and after every round of edits.
     kwargs: dict[str, Any] = {
         "total": total,
-        "connect": total,
+        # A refused connection rarely heals within seconds; fail fast on it.
+        "connect": min(total, 3),
         "read": total,
         "status": total,
         "backoff_factor": 0.5,

@@ -1,0 +1,76 @@
+"""Shared pieces of the plugin's end-to-end tests."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tests.harness import CertbotRunner, write_ini
+
+if TYPE_CHECKING:
+    from tests.dpf_emulator import Emulator
+
+TOKEN = "test-token"
+# Longer than the slowest default nameserver's lag, with room for a busy machine.
+LAG_ALLOWANCE = 3.0
+
+
+def credentials(path: Path, emulator: Emulator, **extra: str) -> Path:
+    values: dict[str, object] = {
+        "dns_iijdpf_api_token": TOKEN,
+        "dns_iijdpf_endpoint": emulator.api_url,
+    }
+    values.update({f"dns_iijdpf_{k}": v for k, v in extra.items()})
+    return write_ini(path, values)
+
+
+def certonly(
+    runner: CertbotRunner,
+    ini: Path | str | None,
+    domains: Sequence[str],
+    *extra: str,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    args = ["certonly", "-a", "dns-iijdpf", "--dns-iijdpf-propagation-seconds", "20"]
+    if ini is not None:
+        args += ["--dns-iijdpf-credentials", str(ini)]
+    for domain in domains:
+        args += ["-d", domain]
+    return runner.run([*args, *extra], env=env)
+
+
+def challenge_rows(emulator: Emulator, zone: str) -> list[dict[str, Any]]:
+    return [r for r in emulator.records(zone) if str(r["name"]).startswith("_acme-challenge")]
+
+
+def snapshot(emulator: Emulator, zone: str) -> set[tuple[Any, ...]]:
+    """The zone's rows in a comparable form (SOA left out: its serial moves on apply)."""
+    return {
+        (r["name"], r["rrtype"], tuple(d["value"] for d in r["rdata"]), r["ttl"], r["state"])
+        for r in emulator.records(zone)
+        if r["rrtype"] != "SOA"
+    }
+
+
+def served_everywhere(emulator: Emulator, name: str, rrtype: str = "TXT") -> list[list[str]]:
+    return [emulator.served(i, name, rrtype) for i in range(len(emulator.nameserver_addresses))]
+
+
+def wait_until_served(
+    emulator: Emulator, name: str, expected: Iterable[str], timeout: float = LAG_ALLOWANCE
+) -> list[list[str]]:
+    """Poll every nameserver until each serves exactly ``expected`` (or time runs out)."""
+    want = sorted(expected)
+    deadline = time.monotonic() + timeout
+    while True:
+        answers = served_everywhere(emulator, name)
+        if all(sorted(a) == want for a in answers) or time.monotonic() > deadline:
+            return answers
+        time.sleep(0.1)
+
+
+def output(result: subprocess.CompletedProcess[str]) -> str:
+    return result.stdout + result.stderr

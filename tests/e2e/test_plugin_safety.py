@@ -1,0 +1,258 @@
+"""Faults, leftovers of killed runs, other people's edits, concurrent hosts, secrets."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import requests
+
+from tests.dpf_emulator import FaultRule, JobFaultRule, NameserverSpec, TokenSpec
+from tests.e2e.plugin_support import (
+    certonly,
+    challenge_rows,
+    credentials,
+    output,
+    wait_until_served,
+)
+from tests.harness import CertbotRunner, write_ini
+
+if TYPE_CHECKING:
+    from tests.dpf_emulator import Emulator
+
+pytestmark = pytest.mark.e2e
+
+ZONE = "example.com."
+NAME = "_acme-challenge.example.com."
+
+
+def test_issuance_survives_an_api_failing_every_third_request(
+    emulator: Emulator, certbot_runner: CertbotRunner
+) -> None:
+    emulator.add_fault(FaultRule(503, methods=["GET"], every=3, retry_after=0.2))
+    emulator.add_fault(
+        FaultRule(429, methods=["POST", "PATCH", "DELETE"], every=3, retry_after=0.2)
+    )
+    emulator.add_fault(FaultRule("drop", every=7))
+    emulator.add_fault(FaultRule(504, every=11))
+    ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
+    result = certonly(certbot_runner, ini, ["*.example.com", "example.com"])
+    assert result.returncode == 0, certbot_runner.describe(result)
+    statuses = [entry.status for entry in emulator.request_log]
+    assert statuses.count(503) + statuses.count(429) >= 3
+    assert challenge_rows(emulator, ZONE) == []
+
+
+def test_failed_apply_job_is_reported_and_cleaned_up(
+    emulator: Emulator, certbot_runner: CertbotRunner
+) -> None:
+    emulator.add_fault(
+        JobFaultRule(
+            "fail", kind="apply", times=1, error_type="SystemError", error_message="apply broke"
+        )
+    )
+    ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
+    result = certonly(certbot_runner, ini, ["example.com"])
+    assert result.returncode != 0
+    text = output(result)
+    assert "FAILED: SystemError: apply broke" in text, text
+    assert "Traceback" not in text
+    assert challenge_rows(emulator, ZONE) == []
+    assert wait_until_served(emulator, NAME, []) == [[], []]
+
+
+def test_html_error_page_is_a_clear_error(
+    emulator: Emulator, certbot_runner: CertbotRunner
+) -> None:
+    emulator.add_fault(FaultRule("html", methods=["GET"], path=r"^/zones$"))
+    ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
+    result = certonly(certbot_runner, ini, ["example.com"])
+    text = output(result)
+    assert result.returncode != 0
+    assert "not JSON" in text and "proxy" in text, text
+    assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("phase", ["staged", "applied"])
+def test_a_killed_run_does_not_poison_the_next(
+    emulator_factory: Callable[..., Emulator], certbot_runner: CertbotRunner, phase: str
+) -> None:
+    # Slow jobs (staged) or slow nameservers (applied) hold certbot at the
+    # chosen point long enough to kill it there.
+    if phase == "staged":
+        emulator = emulator_factory(job_seconds=3.0)
+    else:
+        emulator = emulator_factory(
+            nameservers=[
+                NameserverSpec("ns1.dpf-emulator.test.", "127.0.0.53", 53, lag=5.0),
+                NameserverSpec("ns2.dpf-emulator.test.", "127.0.0.54", 53, lag=5.0),
+            ]
+        )
+    ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
+    args = [
+        "certonly",
+        "-a",
+        "dns-iijdpf",
+        "--dns-iijdpf-credentials",
+        str(ini),
+        "--dns-iijdpf-propagation-seconds",
+        "60",
+        "-d",
+        "example.com",
+    ]
+    process = subprocess.Popen(
+        certbot_runner.command(args),
+        env=certbot_runner.environment(),
+        cwd=certbot_runner.base_dir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if phase == "staged" and any(e.method == "POST" for e in emulator.request_log):
+            break
+        if phase == "applied" and emulator.applies(ZONE) == 1:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    emulator.set_job_seconds(0.2)
+    time.sleep(3.5)
+    left = challenge_rows(emulator, ZONE)
+    assert [r["state"] for r in left] == [1 if phase == "staged" else 0]
+
+    result = certonly(certbot_runner, ini, ["example.com"])
+    assert result.returncode == 0, certbot_runner.describe(result)
+    assert challenge_rows(emulator, ZONE) == []
+
+
+def _stage_as(emulator: Emulator, token: str, method: str, path: str, body: Any = None) -> None:
+    answer = requests.request(
+        method,
+        emulator.api_url + path,
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert answer.status_code == 202, answer.text
+    job = answer.json()["request_id"]
+    for _ in range(100):
+        status = requests.get(
+            f"{emulator.api_url}/jobs/{job}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).json()["status"]
+        if status != "RUNNING":
+            assert status == "SUCCESSFUL"
+            return
+        time.sleep(0.05)
+    raise AssertionError("job did not finish")
+
+
+@pytest.mark.parametrize("apply_scope", ["all", "own"])
+def test_someone_elses_staged_edit_is_never_published(
+    emulator_factory: Callable[..., Emulator], certbot_runner: CertbotRunner, apply_scope: str
+) -> None:
+    emulator = emulator_factory(
+        apply_scope=apply_scope,
+        tokens=[TokenSpec(token="test-token"), TokenSpec(token="colleague", operator="SA0000002")],
+    )
+    zone_id = emulator.zone_id(ZONE)
+    body = {
+        "name": "www.example.com.",
+        "ttl": 300,
+        "rrtype": "A",
+        "rdata": [{"value": "192.0.2.7"}],
+    }
+    _stage_as(emulator, "colleague", "POST", f"/zones/{zone_id}/records", body)
+    ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
+
+    result = certonly(certbot_runner, ini, ["*.example.com", "example.com"])
+    text = output(result)
+    assert result.returncode != 0
+    assert "www.example.com A (to be added, by SA0000002)" in text, text
+    assert "--dns-iijdpf-publish-pending-edits" in text
+    assert emulator.applies(ZONE) == 0
+    www = [r for r in emulator.records(ZONE) if r["name"] == "www.example.com."]
+    assert [r["state"] for r in www] == [1]
+    assert challenge_rows(emulator, ZONE) == []
+
+    # Opting in publishes the colleague's edit together with the challenge.
+    result = certonly(
+        certbot_runner, ini, ["*.example.com", "example.com"], "--dns-iijdpf-publish-pending-edits"
+    )
+    assert result.returncode == 0, certbot_runner.describe(result)
+    www = [r for r in emulator.currents(ZONE) if r["name"] == "www.example.com."]
+    if apply_scope == "all":
+        assert len(www) == 1
+    assert challenge_rows(emulator, ZONE) == []
+
+
+def test_two_hosts_at_the_same_name_at_the_same_time(
+    emulator_factory: Callable[..., Emulator],
+    certbot_factory: Callable[..., CertbotRunner],
+    certbot_runner: CertbotRunner,
+) -> None:
+    emulator = emulator_factory(job_seconds=0.5)
+    other = certbot_factory(certbot_runner.pebble, name="other-host")
+    processes = []
+    for runner, domain in ((certbot_runner, "example.com"), (other, "*.example.com")):
+        ini = credentials(runner.base_dir / "iijdpf.ini", emulator)
+        args = [
+            "certonly",
+            "-a",
+            "dns-iijdpf",
+            "--dns-iijdpf-credentials",
+            str(ini),
+            "--dns-iijdpf-propagation-seconds",
+            "30",
+            "-d",
+            domain,
+            "--cert-name",
+            "cert",
+        ]
+        processes.append(
+            subprocess.Popen(
+                runner.command(args),
+                env=runner.environment(),
+                cwd=runner.base_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    outputs = [p.communicate(timeout=240)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], "\n----\n".join(outputs)
+    assert certbot_runner.cert_sans("cert") == {"example.com"}
+    assert other.cert_sans("cert") == {"*.example.com"}
+    assert challenge_rows(emulator, ZONE) == []
+
+
+def test_token_never_appears_in_logs_or_output(
+    emulator_factory: Callable[..., Emulator], certbot_runner: CertbotRunner, tmp_path: Path
+) -> None:
+    secret = "tok-Sx9pQ2vL7mK4wZ1"
+    emulator = emulator_factory(tokens=[TokenSpec(token=secret)])
+    ini = write_ini(
+        certbot_runner.base_dir / "iijdpf.ini",
+        {"dns_iijdpf_api_token": secret, "dns_iijdpf_endpoint": emulator.api_url},
+    )
+    ok = certonly(certbot_runner, ini, ["*.example.com", "example.com"], "-vvv")
+    assert ok.returncode == 0, certbot_runner.describe(ok)
+    emulator.add_fault(JobFaultRule("fail", kind="apply", times=1))
+    failed = certonly(certbot_runner, ini, ["www.example.com"], "-vvv", "--cert-name", "www")
+    assert failed.returncode != 0
+    everything = output(ok) + output(failed) + certbot_runner.logs_text()
+    assert "Authorization" not in everything or secret not in everything
+    assert secret not in everything
+    for path in certbot_runner.base_dir.rglob("*"):
+        if path.is_file() and path.name != "iijdpf.ini":
+            assert secret.encode() not in path.read_bytes(), path
