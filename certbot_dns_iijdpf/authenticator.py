@@ -123,6 +123,12 @@ class Authenticator(dns_common.DNSAuthenticator):
                 )
                 self._settings = from_env
                 return
+            if getattr(self.config, "noninteractive_mode", False):
+                raise errors.PluginError(
+                    "No DPF credentials given: pass --dns-iijdpf-credentials with the path of "
+                    "an INI file that holds dns_iijdpf_api_token (for example "
+                    "/etc/letsencrypt/iijdpf.ini, mode 600), or set IIJ_DPF_API_TOKEN."
+                )
         try:
             self.credentials = self._configure_credentials(
                 "credentials",

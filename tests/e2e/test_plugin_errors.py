@@ -91,7 +91,7 @@ def test_domain_in_no_visible_zone(emulator: Emulator, certbot_runner: CertbotRu
     failed_with(
         output(result),
         result.returncode,
-        "No DPF zone visible to this token contains www.example.org",
+        "No DPF zone visible to this token contains _acme-challenge.www.example.org",
         "example.com",
     )
     # Zones are resolved before any write: nothing was staged for example.com either.
