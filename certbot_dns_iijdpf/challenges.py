@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass
 
 from certbot_dns_iijdpf.client import DpfClient
-from certbot_dns_iijdpf.errors import DpfError, PendingEditsError
+from certbot_dns_iijdpf.errors import DpfError, DpfJobError, PendingEditsError
 from certbot_dns_iijdpf.jobs import JobWaiter
 from certbot_dns_iijdpf.journal import Entry, Journal
 from certbot_dns_iijdpf.propagation import PropagationWaiter, ZoneExpectation
@@ -85,8 +85,7 @@ class ChallengePublisher:
                     "records read-only in DPF; the challenge records cannot be created there."
                 )
         self._journal.add(self._entries(groups))
-        rows = self._converge(groups, plan_add)
-        self._apply(groups, rows)
+        rows = self._converge_and_apply(groups, plan_add)
         self._propagation.wait(
             ZoneExpectation(zone.name, _nameservers(rows[zone], zone), wanted)
             for zone, wanted in groups.items()
@@ -101,15 +100,13 @@ class ChallengePublisher:
                 groups.setdefault(zone, {})
         if not groups:
             return
-        rows = self._converge(groups, plan_remove)
         try:
-            applied = self._apply(groups, rows)
+            self._converge_and_apply(groups, plan_remove)
         except PendingEditsError as exc:
             raise DpfError(
                 f"{exc} The removal of the challenge values is staged and will be published "
                 "with the zone's next apply; the next run of this plugin also retries it."
             ) from exc
-        logger.debug("Applied the removal in %d zone(s)", len(applied))
         done = {z.name for z in groups}
         self._journal.discard(
             e for e in self._journal.entries(self._client.endpoint) if e.zone in done
@@ -156,21 +153,55 @@ class ChallengePublisher:
             self._editors[zone.id] = ZoneEditor(self._client, zone, ttl=self._ttl)
         return self._editors[zone.id]
 
-    def _converge(self, groups: dict[Zone, Wanted], planner: Planner) -> dict[Zone, list[Row]]:
-        """Plan, send and verify edits until every zone needs none."""
+    def _converge_and_apply(
+        self, groups: dict[Zone, Wanted], planner: Planner
+    ) -> dict[Zone, list[Row]]:
+        """Stage, verify and apply; then verify once more and repair if needed.
+
+        A PATCH replaces a whole RRset, so a client on another host that read
+        the RRset before our write can undo it with its own.  Such a write was
+        sent before our last read and has landed once our apply job is done,
+        so a read after the apply sees it, and another round repairs it.
+        """
         rows = {zone: self._editor(zone).read() for zone in groups}
+        for attempt in range(1, MAX_ROUNDS + 1):
+            rows = self._converge(groups, planner, rows)
+            self._apply(groups, rows)
+            rows = {zone: self._editor(zone).read() for zone in groups}
+            if not self._plans(groups, planner, rows):
+                return rows
+            logger.info(
+                "Another client changed the challenge records (attempt %d); repairing", attempt
+            )
+        raise DpfError(
+            "The challenge records kept changing under concurrent edits after "
+            f"{MAX_ROUNDS} attempts; another client is rewriting the same TXT records."
+        )
+
+    def _plans(
+        self, groups: dict[Zone, Wanted], planner: Planner, rows: dict[Zone, list[Row]]
+    ) -> dict[Zone, list[Edit]]:
+        plans: dict[Zone, list[Edit]] = {}
+        for zone, wanted in groups.items():
+            stale = self._stale_values(zone)
+            views = txt_views(rows[zone], set(wanted) | set(stale))
+            edits = [
+                edit
+                for name, view in sorted(views.items())
+                for edit in planner(view, wanted.get(name, set()), stale.get(name, set()))
+            ]
+            if edits:
+                plans[zone] = edits
+        return plans
+
+    def _converge(
+        self, groups: dict[Zone, Wanted], planner: Planner, rows: dict[Zone, list[Row]]
+    ) -> dict[Zone, list[Row]]:
+        """Plan, send and verify edits until every zone needs none."""
+        rows = dict(rows)
+        failed_before = False
         for _ in range(MAX_ROUNDS):
-            plans: dict[Zone, list[Edit]] = {}
-            for zone, wanted in groups.items():
-                stale = self._stale_values(zone)
-                views = txt_views(rows[zone], set(wanted) | set(stale))
-                edits = [
-                    edit
-                    for name, view in sorted(views.items())
-                    for edit in planner(view, wanted.get(name, set()), stale.get(name, set()))
-                ]
-                if edits:
-                    plans[zone] = edits
+            plans = self._plans(groups, planner, rows)
             if not plans:
                 return rows
             started: list[tuple[str, str]] = []
@@ -180,7 +211,17 @@ class ChallengePublisher:
                 started.extend(jobs)
                 if refused is not None:
                     break
-            self._jobs.wait(started)
+            try:
+                self._jobs.wait(started)
+            except DpfJobError as exc:
+                # A write can fail because another client changed the RRset
+                # between our read and the job; re-read and plan again once.
+                if failed_before:
+                    raise
+                logger.info("%s; re-reading the zone and trying again", exc)
+                failed_before = True
+            else:
+                failed_before = False
             if refused is not None:
                 raise refused
             for zone in plans:

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
 from certbot_dns_iijdpf import __version__
@@ -52,7 +53,11 @@ class _CappedRetry(Retry):
     max_retry_after = 60.0
 
     def get_retry_after(self, response: Any) -> float | None:
-        value = super().get_retry_after(response)
+        try:
+            value = super().get_retry_after(response)
+        except InvalidHeader:
+            # A malformed header (say "0.5") should not turn a retry into a failure.
+            return None
         return None if value is None else min(value, self.max_retry_after)
 
 

@@ -120,11 +120,15 @@ def _view(name: str, rows: list[Row]) -> RRsetView:
     live = [r for r in rows if r.state != BEFORE_UPDATE]
     # After a deletion is staged a new RRset may be added at the same name;
     # the added row is the one the next apply leaves in place.
-    live.sort(key=lambda r: {ADDING: 0, UPDATING: 1, APPLIED: 2, DELETING: 3}.get(r.state, 4))
+    # Racing POSTs from two hosts leave two state-1 rows; ordering by id makes
+    # every host pick the same one to keep.
+    live.sort(
+        key=lambda r: ({ADDING: 0, UPDATING: 1, APPLIED: 2, DELETING: 3}.get(r.state, 4), r.id)
+    )
     if not live:
         return RRsetView(name)
     main, rest = live[0], live[1:]
-    duplicates = tuple(r for r in rest if r.state == ADDING)
+    duplicates = tuple(r for r in rest if r.state != DELETING)
     if main.state == DELETING:
         return RRsetView(name, main.id, DELETING, (), main.values, duplicates)
     if main.state == UPDATING:
@@ -144,7 +148,7 @@ def plan_add(view: RRsetView, ours: Set[str], stale: Set[str] = frozenset()) -> 
     keep = [v for v in view.effective if txt.decode(v) not in stale or txt.decode(v) in ours]
     present = {txt.decode(v) for v in keep}
     target = tuple(keep) + tuple(txt.quote(v) for v in sorted(ours - present))
-    edits = _cancel_duplicates(view, ours | stale)
+    edits = _retire_duplicates(view, ours | stale)
     if view.state is None or view.state == DELETING:
         if target:
             edits.append(Edit("post", view.name, None, target))
@@ -156,7 +160,7 @@ def plan_add(view: RRsetView, ours: Set[str], stale: Set[str] = frozenset()) -> 
 def plan_remove(view: RRsetView, ours: Set[str], stale: Set[str] = frozenset()) -> list[Edit]:
     """Edits that take every value in ``ours`` and ``stale`` out of ``view``."""
     remove = set(ours) | set(stale)
-    edits = _cancel_duplicates(view, remove)
+    edits = _retire_duplicates(view, remove)
     target = tuple(v for v in view.effective if txt.decode(v) not in remove)
     if view.state is None or view.state == DELETING or target == view.effective:
         return edits
@@ -173,14 +177,24 @@ def plan_remove(view: RRsetView, ours: Set[str], stale: Set[str] = frozenset()) 
     return edits
 
 
-def _cancel_duplicates(view: RRsetView, ours: Set[str]) -> list[Edit]:
-    # Two racing POSTs can both be accepted; a second pending row that holds
-    # only our values is withdrawn so that one RRset remains.
-    return [
-        Edit("cancel", view.name, row.id)
-        for row in view.duplicates
-        if row.values and all(txt.decode(v) in ours for v in row.values)
-    ]
+def _retire_duplicates(view: RRsetView, ours: Set[str]) -> list[Edit]:
+    """Retire extra RRsets at the name that hold nothing but our values.
+
+    Two racing POSTs can both be accepted, and an apply may then publish both
+    rows; the extra row that only carries our values goes, so that one RRset
+    remains.  Extra rows that also hold other values keep them: only our values
+    are taken out.
+    """
+    edits: list[Edit] = []
+    for row in view.duplicates:
+        rest = tuple(v for v in row.values if txt.decode(v) not in ours)
+        if rest == row.values:
+            continue
+        if rest:
+            edits.append(Edit("patch", view.name, row.id, rest))
+        else:
+            edits.append(Edit("delete" if row.state == APPLIED else "cancel", view.name, row.id))
+    return edits
 
 
 def _same(a: Iterable[str], b: Iterable[str]) -> bool:

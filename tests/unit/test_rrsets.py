@@ -86,3 +86,13 @@ def test_foreign_pending_tolerates_acme_edits_only() -> None:
         row(1, '"hello"', rid="r5", name="_acme-challenge.other.example.com."),
     ]
     assert [r.id for r in foreign_pending(rows, {NAME})] == ["r3", "r4", "r5"]
+
+
+def test_an_extra_published_rrset_holding_only_our_value_is_deleted() -> None:
+    # Racing POSTs from two hosts, both published by an apply.
+    v = view(row(0, q(A2), rid="r1"), row(0, q(A1), rid="r2"))
+    assert plan_remove(v, {A1}) == [Edit("delete", NAME, "r2")]
+    assert plan_add(v, {A1}) == [
+        Edit("delete", NAME, "r2"),
+        Edit("patch", NAME, "r1", (q(A2), q(A1))),
+    ]
