@@ -17,14 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.dpf_emulator import (  # noqa: E402
+from tests.dpf_emulator import (
     Emulator,
     EmulatorConfig,
     NameserverSpec,
     TokenSpec,
     ZoneSpec,
 )
-from tests.harness import CertbotRunner, Pebble, make_pki, write_ini  # noqa: E402
+from tests.harness import CertbotRunner, Pebble, make_pki, write_ini
 
 TOKEN = "demo-token"
 
