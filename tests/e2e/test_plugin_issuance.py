@@ -17,7 +17,7 @@ from tests.e2e.plugin_support import (
     snapshot,
     wait_until_served,
 )
-from tests.harness import CertbotRunner, Pebble
+from tests.harness import VENVS, CertbotRunner, Pebble
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
@@ -137,4 +137,21 @@ def test_ten_names_cost_one_apply_per_phase(
     assert result.returncode == 0, certbot_runner.describe(result)
     assert certbot_runner.cert_sans("host0.example.com") == set(domains)
     assert emulator.applies("example.com.") == 2
+    assert challenge_rows(emulator, "example.com.") == []
+
+
+def test_debian_12_certbot_2_1_issues_and_renews(
+    emulator: Emulator, pebble: Pebble, certbot_factory: Callable[..., CertbotRunner]
+) -> None:
+    """The oldest certbot we promise: Debian 12's package, which has no ``achall.identifier``."""
+    runner = certbot_factory(pebble, executable=VENVS / "debian" / "bin" / "certbot", name="deb")
+    version = runner.run(["--version"])
+    assert "certbot 2.1.0" in version.stdout + version.stderr
+    ini = credentials(runner.base_dir / "iijdpf.ini", emulator)
+    result = certonly(runner, ini, ["*.example.com", "example.com"])
+    assert result.returncode == 0, runner.describe(result)
+    assert runner.cert_sans("example.com") == {"example.com", "*.example.com"}
+    renewed = runner.run(["renew", "--force-renewal"])
+    assert renewed.returncode == 0, runner.describe(renewed)
+    assert emulator.applies("example.com.") == 4
     assert challenge_rows(emulator, "example.com.") == []
