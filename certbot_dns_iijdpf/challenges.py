@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass
 
 from certbot_dns_iijdpf.client import DpfClient
-from certbot_dns_iijdpf.errors import DpfError, DpfJobError, PendingEditsError
+from certbot_dns_iijdpf.cname import follow
+from certbot_dns_iijdpf.errors import DpfError, DpfJobError, PendingEditsError, ZoneNotFoundError
 from certbot_dns_iijdpf.jobs import JobWaiter
 from certbot_dns_iijdpf.journal import Entry, Journal
 from certbot_dns_iijdpf.propagation import PropagationWaiter, ZoneExpectation
@@ -63,6 +64,7 @@ class ChallengePublisher:
         propagation: PropagationWaiter,
         journal: Journal,
         publish_pending: bool = False,
+        follow_cname: Callable[[str], str] = follow,
     ) -> None:
         self._client = client
         self._ttl = ttl
@@ -74,6 +76,8 @@ class ChallengePublisher:
         # Values journaled before this run are leftovers of an interrupted run.
         self._stale = journal.entries(client.endpoint)
         self._editors: dict[str, ZoneEditor] = {}
+        self._follow = follow_cname
+        self._targets: dict[str, str] = {}
 
     def publish(self, challenges: Iterable[Challenge]) -> None:
         """Make DPF's nameservers serve every challenge value."""
@@ -119,16 +123,27 @@ class ChallengePublisher:
     ) -> dict[Zone, Wanted]:
         groups: dict[Zone, Wanted] = {}
         for challenge in challenges:
-            name = canonical(challenge.name)
+            name = self._target(challenge.name)
             try:
                 zone = self._zones.zone_for(name)
-            except DpfError:
+            except ZoneNotFoundError as exc:
                 if not skip_unknown:
+                    if name != canonical(challenge.name):
+                        raise ZoneNotFoundError(
+                            f"{challenge.name.rstrip('.')} is a CNAME to {name.rstrip('.')}, "
+                            f"where the challenge record must go. {exc}"
+                        ) from None
                     raise
                 logger.debug("No zone for %s; nothing to clean up there", name)
                 continue
             groups.setdefault(zone, {}).setdefault(name, set()).add(challenge.value)
         return groups
+
+    def _target(self, name: str) -> str:
+        name = canonical(name)
+        if name not in self._targets:
+            self._targets[name] = self._follow(name)
+        return self._targets[name]
 
     def _zone_named(self, name: str) -> Zone | None:
         return next((z for z in self._zones.zones() if z.name == name), None)
