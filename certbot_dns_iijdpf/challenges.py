@@ -77,6 +77,9 @@ class ChallengePublisher:
         self._stale = journal.entries(client.endpoint)
         self._editors: dict[str, ZoneEditor] = {}
         self._follow = follow_cname
+        # Jobs being waited for; an interrupted wait (Ctrl-C, SIGTERM) leaves
+        # them here so that cleanup lets them land before reading the zone.
+        self._in_flight: list[tuple[str, str]] = []
         self._targets: dict[str, str] = {}
 
     def publish(self, challenges: Iterable[Challenge]) -> None:
@@ -97,6 +100,11 @@ class ChallengePublisher:
 
     def withdraw(self, challenges: Iterable[Challenge]) -> None:
         """Remove our values (and this host's leftovers) and apply; never touch others'."""
+        if self._in_flight:
+            try:
+                self._wait(list(self._in_flight))
+            except DpfError as exc:
+                logger.debug("An interrupted job ended badly: %s", exc)
         groups = self._group(challenges, skip_unknown=True)
         for entry in self._stale:
             zone = self._zone_named(entry.zone)
@@ -168,6 +176,11 @@ class ChallengePublisher:
             self._editors[zone.id] = ZoneEditor(self._client, zone, ttl=self._ttl)
         return self._editors[zone.id]
 
+    def _wait(self, jobs: list[tuple[str, str]]) -> None:
+        self._in_flight = jobs
+        self._jobs.wait(jobs)
+        self._in_flight = []
+
     def _converge_and_apply(
         self, groups: dict[Zone, Wanted], planner: Planner
     ) -> dict[Zone, list[Row]]:
@@ -227,7 +240,7 @@ class ChallengePublisher:
                 if refused is not None:
                     break
             try:
-                self._jobs.wait(started)
+                self._wait(started)
             except DpfJobError as exc:
                 # A write can fail because another client changed the RRset
                 # between our read and the job; re-read and plan again once.
@@ -253,7 +266,7 @@ class ChallengePublisher:
             names = set(wanted) | set(self._stale_values(zone))
             if self._editor(zone).check_pending(rows[zone], names, self._publish_pending):
                 due.append(zone)
-        self._jobs.wait(self._editor(zone).start_apply() for zone in due)
+        self._wait([self._editor(zone).start_apply() for zone in due])
         return due
 
 

@@ -256,3 +256,49 @@ def test_token_never_appears_in_logs_or_output(
     for path in certbot_runner.base_dir.rglob("*"):
         if path.is_file() and path.name != "iijdpf.ini":
             assert secret.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize("moment", ["write job running", "waiting for nameservers"])
+def test_ctrl_c_still_cleans_up(
+    emulator_factory: Callable[..., Emulator], certbot_runner: CertbotRunner, moment: str
+) -> None:
+    if moment == "write job running":
+        emulator = emulator_factory(job_seconds=2.0)
+    else:
+        emulator = emulator_factory(
+            nameservers=[
+                NameserverSpec("ns1.dpf-emulator.test.", "127.0.0.53", 53, lag=30.0),
+                NameserverSpec("ns2.dpf-emulator.test.", "127.0.0.54", 53, lag=30.0),
+            ]
+        )
+    ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
+    args = [
+        "certonly",
+        "-a",
+        "dns-iijdpf",
+        "--dns-iijdpf-credentials",
+        str(ini),
+        "-d",
+        "*.example.com",
+        "-d",
+        "example.com",
+    ]
+    process = subprocess.Popen(
+        certbot_runner.command(args),
+        env=certbot_runner.environment(),
+        cwd=certbot_runner.base_dir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        posted = any(e.method == "POST" for e in emulator.request_log)
+        if (moment == "write job running" and posted) or emulator.applies(ZONE) == 1:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    text = process.communicate(timeout=120)[0]
+    assert process.returncode != 0
+    assert challenge_rows(emulator, ZONE) == [], text
