@@ -108,10 +108,14 @@ class ZoneEditor:
     def check_pending(self, rows: list[Row], our_names: Set[str], publish_foreign: bool) -> bool:
         """Whether an apply is needed; raise if it would publish others' edits.
 
-        Returns False when nothing is pending, so that no empty apply is sent
-        (DPF does not document what an apply with nothing to do does).
+        Returns False when none of our names has a pending edit, so that no
+        empty apply is sent (DPF does not document what an apply with nothing
+        to do does).
         """
-        if not pending_rows(rows):
+        pending = pending_rows(rows)
+        if not any(r.rrtype == "TXT" and r.name in our_names for r in pending):
+            # Nothing of ours to publish (for example, our staged records were
+            # just withdrawn by cancelling them).
             return False
         foreign = foreign_pending(rows, our_names)
         if foreign and not publish_foreign:

@@ -179,6 +179,7 @@ def test_someone_elses_staged_edit_is_never_published(
     assert result.returncode != 0
     assert "www.example.com A (to be added, by SA0000002)" in text, text
     assert "--dns-iijdpf-publish-pending-edits" in text
+    assert "Could not remove" not in text, text
     assert emulator.applies(ZONE) == 0
     www = [r for r in emulator.records(ZONE) if r["name"] == "www.example.com."]
     assert [r["state"] for r in www] == [1]
