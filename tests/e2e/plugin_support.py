@@ -27,6 +27,15 @@ def credentials(path: Path, emulator: Emulator, **extra: str) -> Path:
     return write_ini(path, values)
 
 
+def certonly_args(ini: Path | str | None, domains: Sequence[str], *extra: str) -> list[str]:
+    args = ["certonly", "-a", "dns-iijdpf", "--dns-iijdpf-propagation-seconds", "20"]
+    if ini is not None:
+        args += ["--dns-iijdpf-credentials", str(ini)]
+    for domain in domains:
+        args += ["-d", domain]
+    return [*args, *extra]
+
+
 def certonly(
     runner: CertbotRunner,
     ini: Path | str | None,
@@ -34,12 +43,22 @@ def certonly(
     *extra: str,
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    args = ["certonly", "-a", "dns-iijdpf", "--dns-iijdpf-propagation-seconds", "20"]
-    if ini is not None:
-        args += ["--dns-iijdpf-credentials", str(ini)]
-    for domain in domains:
-        args += ["-d", domain]
-    return runner.run([*args, *extra], env=env)
+    return runner.run(certonly_args(ini, domains, *extra), env=env)
+
+
+def spawn_certonly(
+    runner: CertbotRunner, ini: Path | str, domains: Sequence[str], *extra: str
+) -> subprocess.Popen[str]:
+    """Start ``certbot certonly`` in the background, for tests that interrupt it or race it."""
+    return subprocess.Popen(
+        runner.command(certonly_args(ini, domains, *extra)),
+        env=runner.environment(),
+        cwd=runner.base_dir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def challenge_rows(emulator: Emulator, zone: str) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from tests.e2e.plugin_support import (
     challenge_rows,
     credentials,
     output,
+    spawn_certonly,
     wait_until_served,
 )
 from tests.harness import CertbotRunner, write_ini
@@ -94,25 +94,8 @@ def test_a_killed_run_does_not_poison_the_next(
             ]
         )
     ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
-    args = [
-        "certonly",
-        "-a",
-        "dns-iijdpf",
-        "--dns-iijdpf-credentials",
-        str(ini),
-        "--dns-iijdpf-propagation-seconds",
-        "60",
-        "-d",
-        "example.com",
-    ]
-    process = subprocess.Popen(
-        certbot_runner.command(args),
-        env=certbot_runner.environment(),
-        cwd=certbot_runner.base_dir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    process = spawn_certonly(
+        certbot_runner, ini, ["example.com"], "--dns-iijdpf-propagation-seconds", "60"
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -206,30 +189,7 @@ def test_two_hosts_at_the_same_name_at_the_same_time(
     processes = []
     for runner, domain in ((certbot_runner, "example.com"), (other, "*.example.com")):
         ini = credentials(runner.base_dir / "iijdpf.ini", emulator)
-        args = [
-            "certonly",
-            "-a",
-            "dns-iijdpf",
-            "--dns-iijdpf-credentials",
-            str(ini),
-            "--dns-iijdpf-propagation-seconds",
-            "30",
-            "-d",
-            domain,
-            "--cert-name",
-            "cert",
-        ]
-        processes.append(
-            subprocess.Popen(
-                runner.command(args),
-                env=runner.environment(),
-                cwd=runner.base_dir,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
+        processes.append(spawn_certonly(runner, ini, [domain], "--cert-name", "cert"))
     outputs = [p.communicate(timeout=240)[0] for p in processes]
     assert [p.returncode for p in processes] == [0, 0], "\n----\n".join(outputs)
     assert certbot_runner.cert_sans("cert") == {"example.com"}
@@ -273,26 +233,7 @@ def test_ctrl_c_still_cleans_up(
             ]
         )
     ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
-    args = [
-        "certonly",
-        "-a",
-        "dns-iijdpf",
-        "--dns-iijdpf-credentials",
-        str(ini),
-        "-d",
-        "*.example.com",
-        "-d",
-        "example.com",
-    ]
-    process = subprocess.Popen(
-        certbot_runner.command(args),
-        env=certbot_runner.environment(),
-        cwd=certbot_runner.base_dir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = spawn_certonly(certbot_runner, ini, ["*.example.com", "example.com"])
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         posted = any(e.method == "POST" for e in emulator.request_log)

@@ -1,0 +1,126 @@
+"""The reference client (lego's iijdpf provider, inside certbot-dns-multi) against the emulator.
+
+lego's provider was written against the real DPF API and is used in
+production, so if it cannot get a certificate through the emulator, the
+emulator is wrong, not lego. This pins the emulator to real-world behaviour
+before our own plugin is judged by it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.harness import VENVS, CertbotRunner, Pebble, write_ini
+
+if TYPE_CHECKING:
+    from tests.dpf_emulator import Emulator
+
+pytestmark = pytest.mark.e2e
+
+DNS_MULTI_CERTBOT = VENVS / "dns-multi" / "bin" / "certbot"
+ZONE = "example.com."
+CHALLENGE_NAME = "_acme-challenge.example.com."
+
+# Longer than the slowest default nameserver's lag (0.5 s), with room for a busy CI machine.
+SERVE_LAG_ALLOWANCE = 3.0
+
+_APPLY = re.compile(r"^/zones/[^/]+/changes$")
+_RECORDS = re.compile(r"^/zones/[^/]+/records$")
+_RECORD = re.compile(r"^/zones/[^/]+/records/[^/]+$")
+
+
+def _write_kind(method: str, path: str) -> str:
+    """Name a write request by what it does, so the sequence reads like the lego source."""
+    if method == "PATCH" and _APPLY.match(path):
+        return "apply"
+    if method == "POST" and _RECORDS.match(path):
+        return "create"
+    if method == "PATCH" and _RECORD.match(path):
+        return "update"
+    if method == "DELETE" and _RECORD.match(path):
+        return "delete"
+    return f"{method} {path}"
+
+
+def _hostport(address: tuple[str, int]) -> str:
+    host, port = address
+    return f"{host}:{port}"
+
+
+def test_lego_iijdpf_issues_wildcard_and_apex(
+    tmp_path: Path,
+    emulator_factory: Callable[..., Emulator],
+    pebble_factory: Callable[..., Pebble],
+    certbot_factory: Callable[..., CertbotRunner],
+) -> None:
+    if not DNS_MULTI_CERTBOT.exists():
+        pytest.fail(f"{DNS_MULTI_CERTBOT} is missing: run scripts/bootstrap")
+
+    emu = emulator_factory()
+    # The VA asks the nameserver with the longest lag, so issuance proves the
+    # client waited until the slowest authoritative server had the record.
+    pebble = pebble_factory(_hostport(emu.nameserver_addresses[-1]))
+    certbot = certbot_factory(pebble, executable=DNS_MULTI_CERTBOT, name="lego")
+
+    credentials = write_ini(
+        tmp_path / "dns-multi.ini",
+        {
+            "dns_multi_provider": "iijdpf",
+            "IIJ_DPF_API_TOKEN": "test-token",
+            "IIJ_DPF_DPM_SERVICE_CODE": "dpm00000001",
+            "IIJ_DPF_API_ENDPOINT": emu.api_url,
+        },
+    )
+
+    certbot.run_ok(
+        [
+            "certonly",
+            "--authenticator", "dns-multi",
+            "--dns-multi-credentials", str(credentials),
+            "--dns-multi-propagation-seconds", "2",
+            "--cert-name", "example.com",
+            "-d", "*.example.com",
+            "-d", "example.com",
+        ]
+    )  # fmt: skip
+
+    assert certbot.cert_sans("example.com") == {"*.example.com", "example.com"}
+
+    # Cleanup: nothing left in the edit view (pending rows included) ...
+    leftovers = [
+        row for row in emu.records(ZONE) if str(row["name"]).rstrip(".") + "." == CHALLENGE_NAME
+    ]
+    assert leftovers == [], f"challenge rows left in the zone: {leftovers}"
+
+    # ... and, once the slowest nameserver has caught up (lag 0.5 s), nothing
+    # served anywhere.
+    deadline = time.monotonic() + SERVE_LAG_ALLOWANCE
+    while True:
+        served = {
+            index: emu.served(index, CHALLENGE_NAME, "TXT")
+            for index in range(len(emu.nameserver_addresses))
+        }
+        if not any(served.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not any(served.values()), f"still served after cleanup: {served}"
+
+    # lego's iijdpf provider, two authorizations at one name: each Present and
+    # each CleanUp is one staged write followed by its own apply.
+    log = emu.request_log
+    writes = [_write_kind(entry.method, entry.path) for entry in log if entry.method != "GET"]
+    assert writes == [
+        "create", "apply",   # Present #1: nothing in /currents, POST the RRset
+        "update", "apply",   # Present #2: append the second value
+        "update", "apply",   # CleanUp #1: drop one value
+        "delete", "apply",   # CleanUp #2: last value, DELETE the RRset
+    ], writes  # fmt: skip
+    assert emu.applies(ZONE) == 4
+    failed = [entry for entry in log if entry.status is None or entry.status >= 400]
+    assert failed == [], f"requests the emulator refused: {failed}"

@@ -1,0 +1,147 @@
+"""``pebble-challtestsrv`` as a DNS server whose TXT records are set over HTTP.
+
+It lets the harness be tested without the DPF emulator. Its ``/clear-txt``
+drops every value at a name, so it cannot model "delete only my value"; tests
+of cleanup semantics belong with the emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+from .process import ManagedProcess, port_open
+
+CHALLTESTSRV_BIN = "/usr/bin/pebble-challtestsrv"
+
+
+class ChallTestSrv(ManagedProcess):
+    """Serve DNS on ``dns_address`` (UDP and TCP) with only the DNS-01 responder on."""
+
+    name = "pebble-challtestsrv"
+
+    def __init__(
+        self,
+        *,
+        dns_address: str = "127.0.0.1:8053",
+        management: str = "127.0.0.1:8055",
+        workdir: Path | None = None,
+        executable: str = CHALLTESTSRV_BIN,
+        startup_timeout: float = 10.0,
+    ) -> None:
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+        if workdir is None:
+            self._tempdir = tempfile.TemporaryDirectory(prefix="challtestsrv-")
+            workdir = Path(self._tempdir.name)
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self.dns_address = dns_address
+        self.management = management
+        self.startup_timeout = startup_timeout
+        argv = [
+            executable,
+            "-dns01", dns_address,
+            "-management", management,
+            # Empty values switch the other responders off, so nothing else
+            # competes for ports 5001-5003.
+            "-http01", "",
+            "-https01", "",
+            "-tlsalpn01", "",
+            "-defaultIPv6", "",
+        ]  # fmt: skip
+        super().__init__(argv, log_path=workdir / "challtestsrv.log", cwd=workdir)
+
+    @property
+    def management_url(self) -> str:
+        return f"http://{self.management}"
+
+    def start(self) -> ChallTestSrv:
+        self.spawn()
+        self.wait_until(
+            lambda: port_open(self.management) and port_open(self.dns_address),
+            timeout=self.startup_timeout,
+            what=f"listening on {self.management} and {self.dns_address}",
+        )
+        return self
+
+    def close(self) -> None:
+        self.stop()
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None
+
+    def __enter__(self) -> ChallTestSrv:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _post(self, path: str, payload: dict[str, str]) -> None:
+        request = urllib.request.Request(
+            f"{self.management_url}{path}",
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            resp.read()
+
+    def set_txt(self, host: str, value: str) -> None:
+        """Add ``value`` to the TXT values at ``host`` (an FQDN with trailing dot)."""
+        self._post("/set-txt", {"host": host, "value": value})
+
+    def clear_txt(self, host: str) -> None:
+        self._post("/clear-txt", {"host": host})
+
+    def write_manual_hooks(self, directory: Path) -> tuple[Path, Path]:
+        """Write auth and cleanup hooks for ``certbot --manual`` that use this server.
+
+        The hooks run under the interpreter running the tests, so they need
+        nothing that a bare CI machine lacks (no curl).
+        """
+        directory.mkdir(parents=True, exist_ok=True)
+        auth = directory / "challtestsrv-auth-hook"
+        cleanup = directory / "challtestsrv-cleanup-hook"
+        _write_hook(auth, self.management_url, "/set-txt", with_value=True)
+        _write_hook(cleanup, self.management_url, "/clear-txt", with_value=False)
+        return auth, cleanup
+
+
+_HOOK_TEMPLATE = """#!{python}
+import json
+import os
+import urllib.request
+
+domain = os.environ["CERTBOT_DOMAIN"].rstrip(".")
+if domain.startswith("*."):
+    domain = domain[2:]
+host = "_acme-challenge." + domain + "."
+payload = {{"host": host}}
+if {with_value!r}:
+    payload["value"] = os.environ["CERTBOT_VALIDATION"]
+request = urllib.request.Request(
+    {url!r},
+    data=json.dumps(payload).encode(),
+    headers={{"Content-Type": "application/json"}},
+    method="POST",
+)
+urllib.request.urlopen(request, timeout=5).read()
+"""
+
+
+def _write_hook(path: Path, base_url: str, endpoint: str, *, with_value: bool) -> None:
+    path.write_text(
+        _HOOK_TEMPLATE.format(python=sys.executable, url=base_url + endpoint, with_value=with_value)
+    )
+    os.chmod(path, stat.S_IRWXU)
