@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acme import challenges as acme_challenges
 from certbot import errors
@@ -21,14 +21,17 @@ from certbot.achallenges import AnnotatedChallenge
 from certbot.plugins import dns_common
 
 from certbot_dns_iijdpf import settings as settings_module
-from certbot_dns_iijdpf.challenges import Challenge, ChallengePublisher
-from certbot_dns_iijdpf.client import DEFAULT_ENDPOINT, DpfClient
+from certbot_dns_iijdpf.client import DEFAULT_ENDPOINT
 from certbot_dns_iijdpf.errors import DpfApiError, DpfError
-from certbot_dns_iijdpf.jobs import JobWaiter
-from certbot_dns_iijdpf.journal import FILE_NAME, Journal
-from certbot_dns_iijdpf.propagation import PropagationWaiter
 from certbot_dns_iijdpf.settings import Settings
-from certbot_dns_iijdpf.zones import ZoneDirectory
+
+if TYPE_CHECKING:
+    from certbot_dns_iijdpf.challenges import Challenge, ChallengePublisher
+    from certbot_dns_iijdpf.client import DpfClient
+
+# certbot imports every installed plugin on every run, renewals of unrelated
+# certificates included; the modules that do the work (and dnspython) are
+# imported only when this plugin is actually used.
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +150,12 @@ class Authenticator(dns_common.DNSAuthenticator):
             raise errors.PluginError(str(exc)) from None
 
     def _publisher_for_run(self) -> ChallengePublisher:
+        from certbot_dns_iijdpf.challenges import ChallengePublisher
+        from certbot_dns_iijdpf.jobs import JobWaiter
+        from certbot_dns_iijdpf.journal import FILE_NAME, Journal
+        from certbot_dns_iijdpf.propagation import PropagationWaiter
+        from certbot_dns_iijdpf.zones import ZoneDirectory
+
         if self._publisher is None:
             assert self._settings is not None
             client = self._client_factory(self._settings)
@@ -185,13 +194,19 @@ class Authenticator(dns_common.DNSAuthenticator):
             logger.debug("Cleanup failure details", exc_info=True)
 
     def _perform(self, domain: str, validation_name: str, validation: str) -> None:
+        from certbot_dns_iijdpf.challenges import Challenge
+
         self._publisher_for_run().publish([Challenge(validation_name, validation)])
 
     def _cleanup(self, domain: str, validation_name: str, validation: str) -> None:
+        from certbot_dns_iijdpf.challenges import Challenge
+
         self._publisher_for_run().withdraw([Challenge(validation_name, validation)])
 
     @staticmethod
     def _challenges(achalls: list[AnnotatedChallenge]) -> list[Challenge]:
+        from certbot_dns_iijdpf.challenges import Challenge
+
         found: list[Challenge] = []
         for achall in achalls:
             domain = _domain(achall)
@@ -214,6 +229,8 @@ class Authenticator(dns_common.DNSAuthenticator):
 
 
 def _make_client(settings: Settings) -> DpfClient:
+    from certbot_dns_iijdpf.client import DpfClient
+
     return DpfClient(settings.endpoint, settings.token)
 
 
