@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 import time
-from typing import Any, Union
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -44,7 +44,7 @@ DEFAULT_ENDPOINT = "https://api.dns-platform.jp/dpf/v1"
 PAGE_LIMIT = 10000
 
 JsonObject = dict[str, Any]
-Params = dict[str, Union[str, int, list[str]]]
+Params = dict[str, str | int | list[str]]
 
 
 class _CappedRetry(Retry):

@@ -30,7 +30,7 @@ import re
 import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 HTTP_FAULT_STATUSES = (429, 500, 502, 503, 504)
 HTTP_FAULT_ACTIONS = ("drop", "html", "latency")
@@ -116,7 +116,7 @@ class JobFaultRule:
         return self._counter.fired
 
 
-AnyFault = Union[FaultRule, JobFaultRule]
+AnyFault = FaultRule | JobFaultRule
 
 
 class FaultSet:
