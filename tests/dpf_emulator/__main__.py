@@ -87,26 +87,44 @@ def parse_resolver(text: str) -> tuple[str, int]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tests.dpf_emulator",
-        description="Emulate IIJ DPF's REST API and authoritative nameservers.")
+        description="Emulate IIJ DPF's REST API and authoritative nameservers.",
+    )
     parser.add_argument("--api-host", help="API listen address (default 127.0.0.1)")
     parser.add_argument("--api-port", type=int, help="API port (default 8080; 0 = any)")
-    parser.add_argument("--zone", action="append", type=parse_zone, metavar="NAME=SERVICE_CODE",
-                        help=f"hosted zone, repeatable (default {DEFAULT_ZONES[0]})")
-    parser.add_argument("--token", action="append", type=parse_token, metavar="TOKEN[=OPERATOR]",
-                        help="API token seeing all zones, repeatable (default demo-token, "
-                             "operator SA0000001)")
-    parser.add_argument("--nameserver", action="append", type=parse_nameserver,
-                        metavar="HOSTNAME=ADDRESS[:PORT][@LAG]",
-                        help="authoritative server, repeatable (default "
-                             + " and ".join(DEFAULT_NAMESERVERS) + ")")
-    parser.add_argument("--resolver", type=parse_resolver, metavar="ADDRESS[:PORT]",
-                        help="extra zero-lag listener standing in for the system resolver")
+    parser.add_argument(
+        "--zone",
+        action="append",
+        type=parse_zone,
+        metavar="NAME=SERVICE_CODE",
+        help=f"hosted zone, repeatable (default {DEFAULT_ZONES[0]})",
+    )
+    parser.add_argument(
+        "--token",
+        action="append",
+        type=parse_token,
+        metavar="TOKEN[=OPERATOR]",
+        help="API token seeing all zones, repeatable (default demo-token, operator SA0000001)",
+    )
+    parser.add_argument(
+        "--nameserver",
+        action="append",
+        type=parse_nameserver,
+        metavar="HOSTNAME=ADDRESS[:PORT][@LAG]",
+        help="authoritative server, repeatable (default " + " and ".join(DEFAULT_NAMESERVERS) + ")",
+    )
+    parser.add_argument(
+        "--resolver",
+        type=parse_resolver,
+        metavar="ADDRESS[:PORT]",
+        help="extra zero-lag listener standing in for the system resolver",
+    )
     parser.add_argument("--job-seconds", type=float, help="RUNNING time of every job (1.0)")
     parser.add_argument("--api-latency", type=float, help="delay added to every answer (0.05)")
     parser.add_argument("--apply-scope", choices=APPLY_SCOPES, help="default all")
     parser.add_argument("--empty-apply", choices=EMPTY_APPLY_MODES, help="default ok")
-    parser.add_argument("--delete-pending-add", choices=DELETE_PENDING_ADD_MODES,
-                        help="default forbidden")
+    parser.add_argument(
+        "--delete-pending-add", choices=DELETE_PENDING_ADD_MODES, help="default forbidden"
+    )
     parser.add_argument("--config", metavar="FILE", help="JSON file with EmulatorConfig fields")
     parser.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
     return parser
@@ -130,10 +148,16 @@ def build_config(args: argparse.Namespace) -> EmulatorConfig:
     if not config.nameservers:
         config.nameservers = [parse_nameserver(n) for n in DEFAULT_NAMESERVERS]
     overrides = {
-        "zones": args.zone, "tokens": args.token, "nameservers": args.nameserver,
-        "resolver": args.resolver, "api_host": args.api_host, "api_port": args.api_port,
-        "job_seconds": args.job_seconds, "api_latency": args.api_latency,
-        "apply_scope": args.apply_scope, "empty_apply": args.empty_apply,
+        "zones": args.zone,
+        "tokens": args.token,
+        "nameservers": args.nameserver,
+        "resolver": args.resolver,
+        "api_host": args.api_host,
+        "api_port": args.api_port,
+        "job_seconds": args.job_seconds,
+        "api_latency": args.api_latency,
+        "apply_scope": args.apply_scope,
+        "empty_apply": args.empty_apply,
         "delete_pending_add": args.delete_pending_add,
     }
     for key, value in overrides.items():

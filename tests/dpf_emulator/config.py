@@ -166,8 +166,17 @@ def _nameserver(data: Mapping[str, Any]) -> NameserverSpec:
 def config_from_dict(data: Mapping[str, Any]) -> EmulatorConfig:
     """Build a config from its JSON form (the field names of the dataclasses)."""
     known = {
-        "zones", "tokens", "nameservers", "resolver", "api_host", "api_port", "job_seconds",
-        "api_latency", "apply_scope", "empty_apply", "delete_pending_add",
+        "zones",
+        "tokens",
+        "nameservers",
+        "resolver",
+        "api_host",
+        "api_port",
+        "job_seconds",
+        "api_latency",
+        "apply_scope",
+        "empty_apply",
+        "delete_pending_add",
     }
     unknown = set(data) - known
     if unknown:

@@ -37,8 +37,9 @@ def _formerr(wire: bytes) -> bytes | None:
     return wire[:2] + struct.pack("!HHHHH", flags, 0, 0, 0, 0)
 
 
-def make_responder(answerer: Answerer, snapshots: Callable[[], Sequence[Snapshot]],
-                   recursive: bool = False) -> Responder:
+def make_responder(
+    answerer: Answerer, snapshots: Callable[[], Sequence[Snapshot]], recursive: bool = False
+) -> Responder:
     def respond(wire: bytes, tcp: bool) -> bytes | None:
         try:
             query = dns.message.from_wire(wire)
@@ -147,10 +148,12 @@ class DnsListener:
         # be taken for TCP, so a few attempts may be needed.
         last: OSError | None = None
         for _ in range(50):
-            udp_class, tcp_class = (_UdpServer6, _TcpServer6) if ":" in self.address \
-                else (_UdpServer, _TcpServer)
-            udp = udp_class((self.address, self.requested_port), _UdpHandler,
-                            bind_and_activate=False)
+            udp_class, tcp_class = (
+                (_UdpServer6, _TcpServer6) if ":" in self.address else (_UdpServer, _TcpServer)
+            )
+            udp = udp_class(
+                (self.address, self.requested_port), _UdpHandler, bind_and_activate=False
+            )
             try:
                 udp.server_bind()
                 port = udp.server_address[1]
@@ -176,8 +179,12 @@ class DnsListener:
         self._udp.responder = self.responder
         self._tcp.responder = self.responder
         for server in (self._udp, self._tcp):
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                      name=f"dns-{self.address}", daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"dns-{self.address}",
+                daemon=True,
+            )
             thread.start()
             self._threads.append(thread)
 

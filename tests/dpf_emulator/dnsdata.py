@@ -30,15 +30,17 @@ MAX_CNAME_CHAIN = 8
 
 def to_rdata(rrtype: str, value: str, origin: dns.name.Name) -> dns.rdata.Rdata:
     """DPF value text to dnspython rdata; TXT ``"a" "b"`` becomes two strings."""
-    return dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rrtype), value,
-                               origin=origin, relativize=False)
+    return dns.rdata.from_text(
+        dns.rdataclass.IN, dns.rdatatype.from_text(rrtype), value, origin=origin, relativize=False
+    )
 
 
 class Snapshot:
     """One published version of a zone, keyed by owner name and type."""
 
-    def __init__(self, origin: str, serial: int,
-                 records: Iterable[tuple[str, str, int, Sequence[str]]]) -> None:
+    def __init__(
+        self, origin: str, serial: int, records: Iterable[tuple[str, str, int, Sequence[str]]]
+    ) -> None:
         self.origin = dns.name.from_text(origin)
         self.serial = serial
         self.nodes: dict[dns.name.Name, dict[RdataType, dns.rrset.RRset]] = {}
@@ -125,8 +127,7 @@ class Lookup:
 def _find_zone(snapshots: Sequence[Snapshot], name: dns.name.Name) -> Snapshot | None:
     best: Snapshot | None = None
     for snap in snapshots:
-        if name.is_subdomain(snap.origin) and (
-                best is None or len(snap.origin) > len(best.origin)):
+        if name.is_subdomain(snap.origin) and (best is None or len(snap.origin) > len(best.origin)):
             best = snap
     return best
 
@@ -140,14 +141,16 @@ class Answerer:
             owner = dns.name.from_text(hostname)
             node = self.hosts.setdefault(owner, {})
             for address in addresses:
-                rdtype = RdataType.AAAA if ipaddress.ip_address(address).version == 6 \
-                    else RdataType.A
+                rdtype = (
+                    RdataType.AAAA if ipaddress.ip_address(address).version == 6 else RdataType.A
+                )
                 rrset = node.setdefault(rdtype, dns.rrset.RRset(owner, dns.rdataclass.IN, rdtype))
                 rrset.update_ttl(HOST_TTL)
                 rrset.add(dns.rdata.from_text(dns.rdataclass.IN, rdtype, address))
 
-    def lookup(self, snapshots: Sequence[Snapshot], qname: dns.name.Name,
-               qtype: RdataType) -> Lookup:
+    def lookup(
+        self, snapshots: Sequence[Snapshot], qname: dns.name.Name, qtype: RdataType
+    ) -> Lookup:
         snap = _find_zone(snapshots, qname)
         host = self.hosts.get(qname)
         if host is not None and (snap is None or not snap.exists(qname)):
@@ -191,8 +194,9 @@ class Answerer:
             seen.add(name)
         return result
 
-    def respond(self, query: dns.message.Message, snapshots: Sequence[Snapshot],
-                recursive: bool = False) -> dns.message.Message:
+    def respond(
+        self, query: dns.message.Message, snapshots: Sequence[Snapshot], recursive: bool = False
+    ) -> dns.message.Message:
         response = dns.message.make_response(query, recursion_available=recursive)
         if query.opcode() != dns.opcode.QUERY:
             response.set_rcode(dns.rcode.NOTIMP)

@@ -59,8 +59,9 @@ class ApiError(Exception):
 
 
 def param_error(code: str, attribute: str) -> ApiError:
-    return ApiError(400, "ParameterError", PARAMETER_ERROR_MESSAGE,
-                    [{"code": code, "attribute": attribute}])
+    return ApiError(
+        400, "ParameterError", PARAMETER_ERROR_MESSAGE, [{"code": code, "attribute": attribute}]
+    )
 
 
 def json_parse_error() -> ApiError:

@@ -154,7 +154,8 @@ class FaultSet:
         with self._lock:
             for rule in self._jobs:
                 if (rule.kind is None or rule.kind == kind) and rule._counter.hit(
-                        rule.every, rule.times):
+                    rule.every, rule.times
+                ):
                     return rule
             return None
 
@@ -162,13 +163,28 @@ class FaultSet:
         with self._lock:
             out: list[dict[str, Any]] = []
             for rule in self._http:
-                out.append({"type": "http", "action": rule.action, "path": rule.path,
-                            "methods": None if rule.methods is None else sorted(rule.methods),
-                            "every": rule.every, "times": rule.times, "fired": rule.fired})
+                out.append(
+                    {
+                        "type": "http",
+                        "action": rule.action,
+                        "path": rule.path,
+                        "methods": None if rule.methods is None else sorted(rule.methods),
+                        "every": rule.every,
+                        "times": rule.times,
+                        "fired": rule.fired,
+                    }
+                )
             for job_rule in self._jobs:
-                out.append({"type": "job", "action": job_rule.action, "kind": job_rule.kind,
-                            "every": job_rule.every, "times": job_rule.times,
-                            "fired": job_rule.fired})
+                out.append(
+                    {
+                        "type": "job",
+                        "action": job_rule.action,
+                        "kind": job_rule.kind,
+                        "every": job_rule.every,
+                        "times": job_rule.times,
+                        "fired": job_rule.fired,
+                    }
+                )
             return out
 
 

@@ -208,16 +208,19 @@ class Api:
 
     def patch_record(self, call: Call) -> Answer:
         body = _json_body(call.body)
-        return self._accepted(self.state.patch_record(
-            call.caller, call.params["zone"], call.params["record"], body))
+        return self._accepted(
+            self.state.patch_record(call.caller, call.params["zone"], call.params["record"], body)
+        )
 
     def delete_record(self, call: Call) -> Answer:
-        return self._accepted(self.state.delete_record(
-            call.caller, call.params["zone"], call.params["record"]))
+        return self._accepted(
+            self.state.delete_record(call.caller, call.params["zone"], call.params["record"])
+        )
 
     def cancel_record(self, call: Call) -> Answer:
-        return self._accepted(self.state.cancel_record(
-            call.caller, call.params["zone"], call.params["record"]))
+        return self._accepted(
+            self.state.cancel_record(call.caller, call.params["zone"], call.params["record"])
+        )
 
     def apply(self, call: Call) -> Answer:
         body = _json_body(call.body)
@@ -231,8 +234,15 @@ class ApiServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], state: State, faults: FaultSet,
-                 log: RequestLog, latency: float = 0.0, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        state: State,
+        faults: FaultSet,
+        log: RequestLog,
+        latency: float = 0.0,
+        verbose: bool = False,
+    ) -> None:
         self.state = state
         self.api = Api(state)
         self.faults = faults
@@ -310,8 +320,13 @@ class ApiHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
-    def _send(self, status: int, body: bytes, content_type: str = "application/json",
-              headers: Mapping[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -321,10 +336,10 @@ class ApiHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _send_json(self, status: int, payload: Any,
-                   headers: Mapping[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload).encode(), "application/json; charset=UTF-8",
-                   headers)
+    def _send_json(
+        self, status: int, payload: Any, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json; charset=UTF-8", headers)
 
     def _token(self) -> str | None:
         header = self.headers.get("Authorization", "")
@@ -337,32 +352,37 @@ class ApiHandler(BaseHTTPRequestHandler):
         query = parse_qs(split.query, keep_blank_values=True)
         raw = self._read_body()
         if split.path == CONTROL_PREFIX or split.path.startswith(CONTROL_PREFIX + "/"):
-            self._control(method, split.path[len(CONTROL_PREFIX):], raw)
+            self._control(method, split.path[len(CONTROL_PREFIX) :], raw)
             return
         path = split.path
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
-            path = path[len(API_PREFIX):]
+            path = path[len(API_PREFIX) :]
         try:
             body: Any = json.loads(raw.decode("utf-8")) if raw else None
         except (UnicodeDecodeError, ValueError):
             body = None
 
         def record(status: int | None, operator: str | None, fault: str | None = None) -> None:
-            entry = RequestLogEntry(method, path, query, status, operator, body, started, fault,
-                                    time.time() - started)
+            entry = RequestLogEntry(
+                method, path, query, status, operator, body, started, fault, time.time() - started
+            )
             self.server.log.append(entry)
             if self.server.verbose:
                 shown = f" [fault {fault}]" if fault else ""
-                print(f"{method} {path} {split.query} -> {status} ({operator}){shown}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"{method} {path} {split.query} -> {status} ({operator}){shown}",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         rule = self.server.faults.for_request(method, path)
         if rule is not None:
             if rule.action == "latency":
                 time.sleep(rule.delay)
             else:
-                self._send_fault(rule, functools.partial(record, operator=None,
-                                                         fault=str(rule.action)))
+                self._send_fault(
+                    rule, functools.partial(record, operator=None, fault=str(rule.action))
+                )
                 return
         operator: str | None = None
         request_id = new_request_id()
@@ -433,8 +453,11 @@ class ApiHandler(BaseHTTPRequestHandler):
                 self._send_json(200, {"faults": []})
             elif (method, path) == ("POST", "/job_seconds"):
                 seconds = data.get("seconds") if isinstance(data, dict) else data
-                if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
-                        or seconds < 0:
+                if (
+                    isinstance(seconds, bool)
+                    or not isinstance(seconds, (int, float))
+                    or seconds < 0
+                ):
                     raise ValueError("job_seconds needs a number >= 0")
                 server.state.set_job_seconds(float(seconds))
                 self._send_json(200, {"job_seconds": float(seconds)})

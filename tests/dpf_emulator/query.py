@@ -26,13 +26,32 @@ DEFAULT_LIMIT = 100
 KEYWORD_MAX_LEN = 381
 KEYWORDS_MAX = 30
 
-ZONE_KEYWORDS = frozenset({
-    "full_text", "service_code", "name", "network", "state", "favorite", "description",
-    "common_config_id", "zone_proxy_enabled", "label",
-})
-RECORD_KEYWORDS = frozenset({
-    "full_text", "name", "ttl", "rrtype", "rdata", "description", "operator", "label",
-})
+ZONE_KEYWORDS = frozenset(
+    {
+        "full_text",
+        "service_code",
+        "name",
+        "network",
+        "state",
+        "favorite",
+        "description",
+        "common_config_id",
+        "zone_proxy_enabled",
+        "label",
+    }
+)
+RECORD_KEYWORDS = frozenset(
+    {
+        "full_text",
+        "name",
+        "ttl",
+        "rrtype",
+        "rdata",
+        "description",
+        "operator",
+        "label",
+    }
+)
 DIFF_KEYWORDS = RECORD_KEYWORDS - {"operator"}
 HISTORY_KEYWORDS = frozenset({"full_text", "description", "operator"})
 NUMERIC_KEYWORDS = frozenset({"ttl", "state", "favorite", "common_config_id", "zone_proxy_enabled"})
@@ -46,8 +65,9 @@ class Search:
     keywords: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _int_param(query: Mapping[str, Sequence[str]], key: str, default: int, low: int,
-               high: int) -> int:
+def _int_param(
+    query: Mapping[str, Sequence[str]], key: str, default: int, low: int, high: int
+) -> int:
     values = query.get(key)
     if not values:
         return default
@@ -74,8 +94,8 @@ def parse_search(query: Mapping[str, Sequence[str]], allowed: frozenset[str]) ->
     for key, values in query.items():
         if not key.startswith("_keywords_"):
             continue
-        base = key[: -2] if key.endswith("[]") else key
-        name = base[len("_keywords_"):]
+        base = key[:-2] if key.endswith("[]") else key
+        name = base[len("_keywords_") :]
         if name not in allowed:
             raise param_error("invalid", base)
         for value in values:
@@ -103,8 +123,12 @@ def matches(search: Search, fields: Callable[[str], Iterable[str]]) -> bool:
     return all(results) if search.type == "AND" else any(results)
 
 
-def select(items: Sequence[T], search: Search, fields: Callable[[T, str], Iterable[str]],
-           paged: bool = True) -> list[T]:
+def select(
+    items: Sequence[T],
+    search: Search,
+    fields: Callable[[T, str], Iterable[str]],
+    paged: bool = True,
+) -> list[T]:
     hits = [item for item in items if matches(search, functools.partial(fields, item))]
     if paged:
         return hits[search.offset : search.offset + search.limit]

@@ -45,8 +45,13 @@ def _host_port(address: str, port: int) -> str:
 
 
 class Emulator:
-    def __init__(self, config: EmulatorConfig, *, clock: Callable[[], float] = time.monotonic,
-                 verbose: bool = False) -> None:
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        verbose: bool = False,
+    ) -> None:
         self.config = config
         self.faults = FaultSet()
         self.state = State(config, self.faults, clock=clock)
@@ -76,13 +81,22 @@ class Emulator:
 
     def _start(self) -> None:
         config = self.config
-        self._http = ApiServer((config.api_host, config.api_port), self.state, self.faults,
-                               self.log, config.api_latency, self.verbose)
+        self._http = ApiServer(
+            (config.api_host, config.api_port),
+            self.state,
+            self.faults,
+            self.log,
+            config.api_latency,
+            self.verbose,
+        )
         port = self._http.server_address[1]
         self.state.api_url = f"http://{_host_port(config.api_host, port)}/dpf/v1"
         self._http_thread = threading.Thread(
-            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, name="dpf-api",
-            daemon=True)
+            target=self._http.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="dpf-api",
+            daemon=True,
+        )
         self._http_thread.start()
         for ns in config.nameservers:
             snapshots = functools.partial(self.state.snapshots, ns.lag)
@@ -92,8 +106,10 @@ class Emulator:
         if config.resolver is not None:
             snapshots = functools.partial(self.state.snapshots, 0.0)
             self._resolver = DnsListener(
-                config.resolver[0], config.resolver[1],
-                make_responder(self.answerer, snapshots, recursive=True))
+                config.resolver[0],
+                config.resolver[1],
+                make_responder(self.answerer, snapshots, recursive=True),
+            )
             self._resolver.start()
 
     def stop(self) -> None:
@@ -124,8 +140,12 @@ class Emulator:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     # -- addresses ----------------------------------------------------------------
@@ -220,8 +240,17 @@ class Emulator:
                 raise TimeoutError(f"jobs still RUNNING after {timeout} s")
             time.sleep(0.01)
 
-    def stage_as(self, token: str, zone_name: str, name: str, rrtype: str, values: list[str],
-                 ttl: int | None = 300, description: str = "", wait: bool = True) -> str:
+    def stage_as(
+        self,
+        token: str,
+        zone_name: str,
+        name: str,
+        rrtype: str,
+        values: list[str],
+        ttl: int | None = 300,
+        description: str = "",
+        wait: bool = True,
+    ) -> str:
         """POST a record as ``token`` (same checks as the API) and return its id.
 
         Raises :class:`~.errors.ApiError` when the API would answer 400 and
@@ -229,21 +258,28 @@ class Emulator:
         at once, though the row only shows when the job completes.
         """
         caller = self.state.authenticate(token, write=True)
-        body = {"name": name, "rrtype": rrtype, "ttl": ttl, "description": description,
-                "rdata": [{"value": v} for v in values]}
+        body = {
+            "name": name,
+            "rrtype": rrtype,
+            "ttl": ttl,
+            "description": description,
+            "rdata": [{"value": v} for v in values],
+        }
         job = self.state.post_record(caller, self.zone_id(zone_name), body)
         assert job.record_id is not None
         if wait:
             view = self.wait_job(job.id)
             if view.status != "SUCCESSFUL":
-                raise RuntimeError(f"record_post job {job.id} {view.status}: "
-                                   f"{view.error_type} {view.error_message}")
+                raise RuntimeError(
+                    f"record_post job {job.id} {view.status}: "
+                    f"{view.error_type} {view.error_message}"
+                )
         return job.record_id
 
-    def apply_as(self, token: str, zone_name: str, description: str = "",
-                 wait: bool = True) -> JobView:
+    def apply_as(
+        self, token: str, zone_name: str, description: str = "", wait: bool = True
+    ) -> JobView:
         """PATCH /changes as ``token``; returns the job (finished when ``wait``)."""
         caller = self.state.authenticate(token, write=True)
         job = self.state.apply(caller, self.zone_id(zone_name), {"description": description})
         return self.wait_job(job.id) if wait else self.state.job_view(job.id)
-

@@ -173,23 +173,33 @@ class Zone:
         have = {(fqdn(r.name), r.rrtype.upper()) for r in spec.records}
         if (self.name, "SOA") not in have:
             self.soa_id = new_record_id()
-            self.entries[self.soa_id] = Entry(current=Row(
-                self.soa_id, self.name, "SOA", DEFAULT_TTL, [self.soa_text()]))
+            self.entries[self.soa_id] = Entry(
+                current=Row(self.soa_id, self.name, "SOA", DEFAULT_TTL, [self.soa_text()])
+            )
         if (self.name, "NS") not in have:
             ns_id = new_record_id()
-            self.entries[ns_id] = Entry(current=Row(ns_id, self.name, "NS", DEFAULT_TTL,
-                                                    list(self.nameservers)))
+            self.entries[ns_id] = Entry(
+                current=Row(ns_id, self.name, "NS", DEFAULT_TTL, list(self.nameservers))
+            )
         for rec in spec.records:
             for value in rec.values:
                 try:
                     check_value(rec.rrtype.upper(), value, self.name)
                 except ApiError:
-                    raise ValueError(f"zone {self.name}: bad {rec.rrtype} value {value!r} for "
-                                     f"{rec.name}") from None
+                    raise ValueError(
+                        f"zone {self.name}: bad {rec.rrtype} value {value!r} for {rec.name}"
+                    ) from None
             rid = new_record_id()
-            self.entries[rid] = Entry(current=Row(
-                rid, fqdn(rec.name), rec.rrtype.upper(), rec.ttl, list(rec.values),
-                rec.description))
+            self.entries[rid] = Entry(
+                current=Row(
+                    rid,
+                    fqdn(rec.name),
+                    rec.rrtype.upper(),
+                    rec.ttl,
+                    list(rec.values),
+                    rec.description,
+                )
+            )
             if rec.rrtype.upper() == "SOA" and fqdn(rec.name) == self.name:
                 self.soa_id = rid
                 # Applies count up from a configured serial, never back to 1.
@@ -209,9 +219,14 @@ class Zone:
 
     def snapshot(self) -> Snapshot:
         records = [
-            (e.current.name, e.current.rrtype,
-             DEFAULT_TTL if e.current.ttl is None else e.current.ttl, e.current.values)
-            for e in self.entries.values() if e.current is not None
+            (
+                e.current.name,
+                e.current.rrtype,
+                DEFAULT_TTL if e.current.ttl is None else e.current.ttl,
+                e.current.values,
+            )
+            for e in self.entries.values()
+            if e.current is not None
         ]
         return Snapshot(self.name, self.serial, records)
 
@@ -288,9 +303,13 @@ class JobView:
 
 
 class State:
-    def __init__(self, config: EmulatorConfig, faults: FaultSet | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        faults: FaultSet | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         config.validate()
         self.config = config
         self.faults = faults or FaultSet()
@@ -346,13 +365,29 @@ class State:
         else:
             job.status = "SUCCESSFUL"
 
-    def _new_job(self, kind: str, zone: Zone, caller: TokenSpec,
-                 effect: Callable[[Job], str], record_id: str | None = None) -> Job:
+    def _new_job(
+        self,
+        kind: str,
+        zone: Zone,
+        caller: TokenSpec,
+        effect: Callable[[Job], str],
+        record_id: str | None = None,
+    ) -> Job:
         now = self._clock()
         fault = self.faults.for_job(kind)
         due = math.inf if fault is not None and fault.action == "stuck" else now + self.job_seconds
-        job = Job(new_request_id(), kind, zone.name, caller.operator, now, due, next(self._seq),
-                  effect, fault, record_id)
+        job = Job(
+            new_request_id(),
+            kind,
+            zone.name,
+            caller.operator,
+            now,
+            due,
+            next(self._seq),
+            effect,
+            fault,
+            record_id,
+        )
         self._jobs[job.id] = job
         self._running.append(job)
         return job
@@ -521,8 +556,9 @@ class State:
             description = check_description(fields.get("description", ""))
             labels = check_labels(fields.get("labels", {}))
             self._check_conflicts(zone, name, rrtype)
-            row = Row(new_record_id(), name, rrtype, ttl, values, description, caller.operator,
-                      labels)
+            row = Row(
+                new_record_id(), name, rrtype, ttl, values, description, caller.operator, labels
+            )
 
             def effect(job: Job) -> str:
                 zone.entries[row.id] = Entry(draft=row, editor=caller.operator)
@@ -553,8 +589,11 @@ class State:
 
             def effect(job: Job) -> str:
                 current = zone.entries.get(record_id)
-                if current is None or current.deleting or (
-                        current.pending and current.editor != caller.operator):
+                if (
+                    current is None
+                    or current.deleting
+                    or (current.pending and current.editor != caller.operator)
+                ):
                     raise JobFailure()
                 current.draft = replace(current.row, operator=caller.operator, **changes)
                 current.editor = caller.operator
@@ -583,8 +622,11 @@ class State:
 
             def effect(job: Job) -> str:
                 current = zone.entries.get(record_id)
-                if current is None or current.deleting or (
-                        current.pending and current.editor != caller.operator):
+                if (
+                    current is None
+                    or current.deleting
+                    or (current.pending and current.editor != caller.operator)
+                ):
                     raise JobFailure()
                 if cancel:
                     del zone.entries[record_id]
@@ -632,7 +674,8 @@ class State:
             fields = check_object(body, frozenset({"description"}))
             description = check_description(fields.get("description", ""))
             if self.config.empty_apply == "error" and not any(
-                    self._in_scope(e, caller) for e in zone.entries.values()):
+                self._in_scope(e, caller) for e in zone.entries.values()
+            ):
                 raise param_error(*EMPTY_APPLY_ERROR)
 
             def effect(job: Job) -> str:
@@ -653,13 +696,16 @@ class State:
                     self._publish(zone, job.due)
                 zone.applies += 1
                 committed = self._wall_clock() - (self._clock() - job.due)
-                zone.histories.append({
-                    "id": len(zone.histories) + 1,
-                    "committed_at": datetime.fromtimestamp(committed, timezone.utc)
-                    .strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                    "description": description,
-                    "operator": caller.operator,
-                })
+                zone.histories.append(
+                    {
+                        "id": len(zone.histories) + 1,
+                        "committed_at": datetime.fromtimestamp(committed, timezone.utc).strftime(
+                            "%Y-%m-%dT%H:%M:%S.%fZ"
+                        ),
+                        "description": description,
+                        "operator": caller.operator,
+                    }
+                )
                 return self._zone_url(zone)
 
             return self._new_job("apply", zone, caller, effect)
@@ -731,8 +777,19 @@ class State:
         with self._lock:
             self._advance()
             return [
-                JobView(j.id, j.kind, j.status, j.zone_name, j.operator, j.created, j.completed,
-                        j.resources_url, j.error_type, j.error_message, j.record_id)
+                JobView(
+                    j.id,
+                    j.kind,
+                    j.status,
+                    j.zone_name,
+                    j.operator,
+                    j.created,
+                    j.completed,
+                    j.resources_url,
+                    j.error_type,
+                    j.error_message,
+                    j.record_id,
+                )
                 for j in self._jobs.values()
             ]
 
@@ -751,14 +808,16 @@ class State:
                 by_state: dict[str, list[dict[str, Any]]] = {}
                 for row in self._edit_rows(zone):
                     by_state.setdefault(str(row["state"]), []).append(row)
-                zones.append({
-                    **zone.view(),
-                    "serial": zone.serial,
-                    "applies": zone.applies,
-                    "rows": by_state,
-                    "currents": self._current_rows(zone),
-                    "histories": list(zone.histories),
-                })
+                zones.append(
+                    {
+                        **zone.view(),
+                        "serial": zone.serial,
+                        "applies": zone.applies,
+                        "rows": by_state,
+                        "currents": self._current_rows(zone),
+                        "histories": list(zone.histories),
+                    }
+                )
             return {
                 "zones": zones,
                 "applies": sum(z.applies for z in self._zones.values()),

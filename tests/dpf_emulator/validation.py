@@ -18,10 +18,26 @@ import dns.rdatatype
 
 from .errors import param_error
 
-RRTYPES = frozenset({
-    "A", "AAAA", "ANAME", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SOA",
-    "SRV", "SVCB", "TLSA", "TXT",
-})
+RRTYPES = frozenset(
+    {
+        "A",
+        "AAAA",
+        "ANAME",
+        "CAA",
+        "CNAME",
+        "DS",
+        "HTTPS",
+        "MX",
+        "NAPTR",
+        "NS",
+        "PTR",
+        "SOA",
+        "SRV",
+        "SVCB",
+        "TLSA",
+        "TXT",
+    }
+)
 TTL_MAX = 2147483647
 DESCRIPTION_MAX = 80
 POST_FIELDS = frozenset({"name", "ttl", "rrtype", "rdata", "description", "labels"})
@@ -121,8 +137,11 @@ def check_value(rrtype: str, value: str, zone: str) -> None:
     parse_type = "CNAME" if rrtype == "ANAME" else rrtype
     try:
         dns.rdata.from_text(
-            dns.rdataclass.IN, dns.rdatatype.from_text(parse_type), value,
-            origin=dns.name.from_text(zone), relativize=False,
+            dns.rdataclass.IN,
+            dns.rdatatype.from_text(parse_type),
+            value,
+            origin=dns.name.from_text(zone),
+            relativize=False,
         )
     except (dns.exception.DNSException, ValueError, TypeError):
         raise param_error("invalid", "rdata") from None

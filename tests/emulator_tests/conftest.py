@@ -30,12 +30,16 @@ NARROW_TOKEN = "token-narrow"  # sees only example.net.
 def base_config(**overrides: Any) -> EmulatorConfig:
     config = EmulatorConfig(
         zones=[
-            ZoneSpec(ZONE, CODE, records=[
-                RecordSpec("www.example.com.", "A", ["192.0.2.1"]),
-                RecordSpec("alias.example.com.", "CNAME", ["www.example.com."]),
-                RecordSpec("out.example.com.", "CNAME", ["target.elsewhere.test."]),
-                RecordSpec("*.wild.example.com.", "TXT", ['"wild"']),
-            ]),
+            ZoneSpec(
+                ZONE,
+                CODE,
+                records=[
+                    RecordSpec("www.example.com.", "A", ["192.0.2.1"]),
+                    RecordSpec("alias.example.com.", "CNAME", ["www.example.com."]),
+                    RecordSpec("out.example.com.", "CNAME", ["target.elsewhere.test."]),
+                    RecordSpec("*.wild.example.com.", "TXT", ['"wild"']),
+                ],
+            ),
             ZoneSpec("example.net.", "dpm00000002"),
             ZoneSpec("proxy.example.", "dpm00000003", proxy_enabled=True),
         ],
@@ -98,18 +102,27 @@ class Client:
     def zid(self, zone: str = ZONE) -> str:
         return self.emu.zone_id(zone)
 
-    def create_txt(self, name: str, values: list[str], zone: str = ZONE,
-                   ttl: int | None = 300) -> str:
-        response = self.post(f"/zones/{self.zid(zone)}/records", {
-            "name": name, "ttl": ttl, "rrtype": "TXT",
-            "rdata": [{"value": v} for v in values], "description": "ACME"})
+    def create_txt(
+        self, name: str, values: list[str], zone: str = ZONE, ttl: int | None = 300
+    ) -> str:
+        response = self.post(
+            f"/zones/{self.zid(zone)}/records",
+            {
+                "name": name,
+                "ttl": ttl,
+                "rrtype": "TXT",
+                "rdata": [{"value": v} for v in values],
+                "description": "ACME",
+            },
+        )
         job = self.wait(response)
         assert job["status"] == "SUCCESSFUL", job
         return str(job["resources_url"]).rsplit("/", 1)[-1]
 
     def apply(self, zone: str = ZONE, description: str = "ACME Processing") -> dict[str, Any]:
-        return self.wait(self.patch(f"/zones/{self.zid(zone)}/changes",
-                                    {"description": description}))
+        return self.wait(
+            self.patch(f"/zones/{self.zid(zone)}/changes", {"description": description})
+        )
 
     def close(self) -> None:
         self.session.close()

@@ -32,17 +32,45 @@ READY = re.compile(r"READY api=(http://\S+/dpf/v1) ns=(\S+)(?: resolver=(\S+))?\
 
 def test_cli_runs_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     config = tmp_path / "emu.json"
-    config.write_text(json.dumps({
-        "zones": [{"name": "example.org", "service_code": "dpm00000009",
-                   "records": [{"name": "www.example.org.", "rrtype": "A",
-                                "values": ["192.0.2.9"]}]}],
-        "tokens": [{"token": "file-token", "operator": "SA0000009"}],
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "zones": [
+                    {
+                        "name": "example.org",
+                        "service_code": "dpm00000009",
+                        "records": [
+                            {"name": "www.example.org.", "rrtype": "A", "values": ["192.0.2.9"]}
+                        ],
+                    }
+                ],
+                "tokens": [{"token": "file-token", "operator": "SA0000009"}],
+            }
+        )
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.dpf_emulator", "--config", str(config), "--api-port", "0",
-         "--nameserver", "ns1.cli.test.=127.0.0.1:0@0.1", "--resolver", "127.0.0.1:0",
-         "--job-seconds", "0.05", "--api-latency", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "tests.dpf_emulator",
+            "--config",
+            str(config),
+            "--api-port",
+            "0",
+            "--nameserver",
+            "ns1.cli.test.=127.0.0.1:0@0.1",
+            "--resolver",
+            "127.0.0.1:0",
+            "--job-seconds",
+            "0.05",
+            "--api-latency",
+            "0",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -50,12 +78,14 @@ def test_cli_runs_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert match, line
         api, ns, resolver = match.groups()
         assert resolver is not None
-        answer = requests.get(api + "/zones", headers={"Authorization": "Bearer file-token"},
-                              timeout=5).json()
+        answer = requests.get(
+            api + "/zones", headers={"Authorization": "Bearer file-token"}, timeout=5
+        ).json()
         assert [z["name"] for z in answer["results"]] == ["example.org."]
         host, port = ns.rsplit(":", 1)
-        response = dns.query.udp(dns.message.make_query("www.example.org.", "A"), host,
-                                 port=int(port), timeout=2)
+        response = dns.query.udp(
+            dns.message.make_query("www.example.org.", "A"), host, port=int(port), timeout=2
+        )
         assert [rd.to_text() for rd in response.answer[0]] == ["192.0.2.9"]
         root = api[: -len("/dpf/v1")]
         assert requests.get(root + "/_emulator/state", timeout=5).json()["requests"] == 1
@@ -74,20 +104,37 @@ def test_cli_defaults_and_overrides() -> None:
     assert [(t.token, t.zones) for t in config.tokens] == [("demo-token", None)]
     assert [(n.hostname, n.address, n.port, n.lag) for n in config.nameservers] == [
         ("ns1.dpf-emulator.test.", "127.0.0.53", 53, 0.5),
-        ("ns2.dpf-emulator.test.", "127.0.0.54", 53, 1.0)]
+        ("ns2.dpf-emulator.test.", "127.0.0.54", 53, 1.0),
+    ]
     assert config.resolver is None
-    args = build_parser().parse_args([
-        "--zone", "a.test.=dpm1", "--zone", "b.test=dpm2", "--token", "x=SA9",
-        "--apply-scope", "own", "--empty-apply", "job_failed", "--delete-pending-add", "stage",
-        "--resolver", "127.0.0.1"])
+    args = build_parser().parse_args(
+        [
+            "--zone",
+            "a.test.=dpm1",
+            "--zone",
+            "b.test=dpm2",
+            "--token",
+            "x=SA9",
+            "--apply-scope",
+            "own",
+            "--empty-apply",
+            "job_failed",
+            "--delete-pending-add",
+            "stage",
+            "--resolver",
+            "127.0.0.1",
+        ]
+    )
     config = build_config(args)
     assert [z.name for z in config.zones] == ["a.test.", "b.test"]
     assert (config.tokens[0].token, config.tokens[0].operator) == ("x", "SA9")
     assert (config.apply_scope, config.empty_apply, config.delete_pending_add) == (
-        "own", "job_failed", "stage")
+        "own",
+        "job_failed",
+        "stage",
+    )
     assert config.resolver == ("127.0.0.1", 53)
-    assert parse_nameserver("ns.test.=[::1]:5353@2") == NameserverSpec("ns.test.", "::1", 5353,
-                                                                        2.0)
+    assert parse_nameserver("ns.test.=[::1]:5353@2") == NameserverSpec("ns.test.", "::1", 5353, 2.0)
 
 
 def test_config_from_dict_rejects_unknown_fields() -> None:
@@ -99,9 +146,14 @@ def test_config_from_dict_rejects_unknown_fields() -> None:
 
 def test_invalid_seed_record_is_a_config_error() -> None:
     config = EmulatorConfig(
-        zones=[ZoneSpec("example.com.", "dpm1", records=[
-            RecordSpec("t.example.com.", "TXT", ["unquoted"])])],
-        tokens=[], nameservers=[NameserverSpec("ns.test.", port=0)])
+        zones=[
+            ZoneSpec(
+                "example.com.", "dpm1", records=[RecordSpec("t.example.com.", "TXT", ["unquoted"])]
+            )
+        ],
+        tokens=[],
+        nameservers=[NameserverSpec("ns.test.", port=0)],
+    )
     with pytest.raises(ValueError, match="bad TXT value"):
         State(config)
 
@@ -119,8 +171,10 @@ def clock_state(**overrides: object) -> tuple[State, FakeClock]:
     config = EmulatorConfig(
         zones=[ZoneSpec("example.com.", "dpm1")],
         tokens=[TokenSpec("t")],
-        nameservers=[NameserverSpec("ns1.test.", port=0, lag=0.0),
-                     NameserverSpec("ns2.test.", port=0, lag=7.0)],
+        nameservers=[
+            NameserverSpec("ns1.test.", port=0, lag=0.0),
+            NameserverSpec("ns2.test.", port=0, lag=7.0),
+        ],
         job_seconds=1.0,
     )
     for key, value in overrides.items():
@@ -138,8 +192,9 @@ def test_clock_drives_jobs_and_lag_exactly() -> None:
     state, clock = clock_state()
     caller = state.authenticate("t", write=True)
     zid = state.zone_id("example.com.")
-    post = state.post_record(caller, zid, {
-        "name": "a.example.com.", "rrtype": "TXT", "rdata": [{"value": '"x"'}]})
+    post = state.post_record(
+        caller, zid, {"name": "a.example.com.", "rrtype": "TXT", "rdata": [{"value": '"x"'}]}
+    )
     clock.now += 0.999
     assert state.job(caller, post.id)["status"] == "RUNNING"
     clock.now += 0.001
@@ -183,15 +238,29 @@ def test_validation_happens_at_acceptance_not_completion() -> None:
 def test_configured_soa_serial_counts_up() -> None:
     clock = FakeClock()
     config = EmulatorConfig(
-        zones=[ZoneSpec("example.com.", "dpm1", records=[RecordSpec(
-            "example.com.", "SOA", ["ns.test. hostmaster.example.com. 2024010100 1 2 3 4"])])],
-        tokens=[TokenSpec("t")], nameservers=[NameserverSpec("ns.test.", port=0)],
-        job_seconds=1.0)
+        zones=[
+            ZoneSpec(
+                "example.com.",
+                "dpm1",
+                records=[
+                    RecordSpec(
+                        "example.com.",
+                        "SOA",
+                        ["ns.test. hostmaster.example.com. 2024010100 1 2 3 4"],
+                    )
+                ],
+            )
+        ],
+        tokens=[TokenSpec("t")],
+        nameservers=[NameserverSpec("ns.test.", port=0)],
+        job_seconds=1.0,
+    )
     state = State(config, clock=clock)
     caller = state.authenticate("t", write=True)
     zid = state.zone_id("example.com.")
-    state.post_record(caller, zid, {
-        "name": "a.example.com.", "rrtype": "TXT", "rdata": [{"value": '"x"'}]})
+    state.post_record(
+        caller, zid, {"name": "a.example.com.", "rrtype": "TXT", "rdata": [{"value": '"x"'}]}
+    )
     clock.now += 1
     state.apply(caller, zid, {})
     clock.now += 1

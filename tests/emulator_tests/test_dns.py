@@ -17,8 +17,9 @@ from .conftest import ZONE, Client
 ACME = "_acme-challenge.example.com."
 
 
-def ask(address: tuple[str, int], name: str, rrtype: str, tcp: bool = False,
-        edns: bool = False) -> dns.message.Message:
+def ask(
+    address: tuple[str, int], name: str, rrtype: str, tcp: bool = False, edns: bool = False
+) -> dns.message.Message:
     query = dns.message.make_query(name, rrtype, use_edns=0 if edns else False)
     if tcp:
         return dns.query.tcp(query, address[0], port=address[1], timeout=2)
@@ -26,8 +27,12 @@ def ask(address: tuple[str, int], name: str, rrtype: str, tcp: bool = False,
 
 
 def txt(response: dns.message.Message) -> list[str]:
-    return sorted(rd.to_text() for rrset in response.answer
-                  if rrset.rdtype == dns.rdatatype.TXT for rd in rrset)
+    return sorted(
+        rd.to_text()
+        for rrset in response.answer
+        if rrset.rdtype == dns.rdatatype.TXT
+        for rd in rrset
+    )
 
 
 def test_txt_appears_after_apply_fast_server_first(emu: Emulator, client: Client) -> None:
@@ -55,8 +60,9 @@ def test_lagging_server_keeps_serving_old_values(emu: Emulator, client: Client) 
     rid = client.create_txt(ACME, ['"old"'])
     client.apply()
     time.sleep(0.7)
-    client.wait(client.patch(f"/zones/{client.zid()}/records/{rid}",
-                             {"rdata": [{"value": '"new"'}]}))
+    client.wait(
+        client.patch(f"/zones/{client.zid()}/records/{rid}", {"rdata": [{"value": '"new"'}]})
+    )
     client.apply()
     assert txt(ask(fast, ACME, "TXT")) == ['"new"']
     assert txt(ask(slow, ACME, "TXT")) == ['"old"']
@@ -88,8 +94,8 @@ def test_large_answer_truncated_over_udp(emu: Emulator, client: Client) -> None:
     # EDNS with a large payload fits in one datagram.
     assert len(txt(ask(address, ACME, "TXT", edns=True))) == 8
     response, used_tcp = dns.query.udp_with_fallback(
-        dns.message.make_query(ACME, "TXT", use_edns=False), address[0], port=address[1],
-        timeout=2)
+        dns.message.make_query(ACME, "TXT", use_edns=False), address[0], port=address[1], timeout=2
+    )
     assert used_tcp and len(txt(response)) == 8
 
 
@@ -125,7 +131,9 @@ def test_apex_ns_and_soa(emu: Emulator) -> None:
     address = emu.nameserver_addresses[1]
     ns = ask(address, ZONE, "NS")
     assert sorted(rd.to_text() for rd in ns.answer[0]) == [
-        "ns1.dpf-emulator.test.", "ns2.dpf-emulator.test."]
+        "ns1.dpf-emulator.test.",
+        "ns2.dpf-emulator.test.",
+    ]
     soa = ask(address, ZONE, "SOA").answer[0][0]
     assert soa.serial == 1 and soa.mname.to_text() == "ns1.dpf-emulator.test."
 
@@ -146,9 +154,15 @@ def test_cname_into_other_hosted_zone(emu: Emulator, client: Client) -> None:
     # An ACME delegation: _acme-challenge in one zone points into another.
     client.create_txt("_acme-challenge.example.net.", ['"delegated"'], zone="example.net.")
     client.apply(zone="example.net.")
-    response = client.post(f"/zones/{client.zid()}/records", {
-        "name": ACME, "ttl": 60, "rrtype": "CNAME",
-        "rdata": [{"value": "_acme-challenge.example.net."}]})
+    response = client.post(
+        f"/zones/{client.zid()}/records",
+        {
+            "name": ACME,
+            "ttl": 60,
+            "rrtype": "CNAME",
+            "rdata": [{"value": "_acme-challenge.example.net."}],
+        },
+    )
     assert client.wait(response)["status"] == "SUCCESSFUL"
     client.apply()
     answer = ask(emu.nameserver_addresses[0], ACME, "TXT")

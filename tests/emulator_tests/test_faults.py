@@ -12,8 +12,13 @@ from tests.dpf_emulator import Emulator, FaultRule, JobFaultRule
 from .conftest import ZONE, Client, ClientFactory, EmulatorFactory
 
 ACME = "_acme-challenge.example.com."
-BODY = {"name": ACME, "ttl": 300, "rrtype": "TXT", "rdata": [{"value": '"v"'}],
-        "description": "ACME"}
+BODY = {
+    "name": ACME,
+    "ttl": 300,
+    "rrtype": "TXT",
+    "rdata": [{"value": '"v"'}],
+    "description": "ACME",
+}
 
 
 def test_job_running_then_successful(emu: Emulator, client: Client) -> None:
@@ -30,15 +35,27 @@ def test_job_running_then_successful(emu: Emulator, client: Client) -> None:
 
 
 def test_job_fault_fail_has_no_effect(emu: Emulator, client: Client) -> None:
-    emu.add_fault(JobFaultRule(action="fail", kind="record_post", times=1,
-                               error_type="Bad Request", error_message="boom"))
+    emu.add_fault(
+        JobFaultRule(
+            action="fail",
+            kind="record_post",
+            times=1,
+            error_type="Bad Request",
+            error_message="boom",
+        )
+    )
     job = client.wait(client.post(f"/zones/{client.zid()}/records", BODY))
-    assert job == {"request_id": job["request_id"], "status": "FAILED",
-                   "error_type": "Bad Request", "error_message": "boom"}
+    assert job == {
+        "request_id": job["request_id"],
+        "status": "FAILED",
+        "error_type": "Bad Request",
+        "error_message": "boom",
+    }
     assert [r for r in emu.records(ZONE) if r["name"] == ACME] == []
     # Only the first one.
-    assert client.wait(client.post(f"/zones/{client.zid()}/records", BODY))[
-        "status"] == "SUCCESSFUL"
+    assert (
+        client.wait(client.post(f"/zones/{client.zid()}/records", BODY))["status"] == "SUCCESSFUL"
+    )
 
 
 def test_job_fault_every_second_apply(emu: Emulator, client: Client) -> None:
@@ -75,9 +92,15 @@ def test_429_with_retry_after(emu: Emulator, client: Client) -> None:
     assert [(e.status, e.fault) for e in emu.request_log] == [(429, "429"), (202, None)]
 
 
-@pytest.mark.parametrize(("status", "error_type"), [
-    (500, "SystemError"), (502, "BadGateway"), (503, "ServiceUnavailable"),
-    (504, "GatewayTimeout")])
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [
+        (500, "SystemError"),
+        (502, "BadGateway"),
+        (503, "ServiceUnavailable"),
+        (504, "GatewayTimeout"),
+    ],
+)
 def test_status_faults(emu: Emulator, client: Client, status: int, error_type: str) -> None:
     emu.add_fault(FaultRule(action=status, path=r"^/zones$"))
     response = client.get("/zones")
@@ -126,8 +149,7 @@ def test_latency_fault_delays_but_lets_through(emu: Emulator, client: Client) ->
     assert time.monotonic() - started < 0.3
 
 
-def test_api_latency_setting(make_emulator: EmulatorFactory,
-                             make_client: ClientFactory) -> None:
+def test_api_latency_setting(make_emulator: EmulatorFactory, make_client: ClientFactory) -> None:
     emu = make_emulator(api_latency=0.2)
     client = make_client(emu)
     started = time.monotonic()
@@ -154,9 +176,14 @@ def test_control_endpoints(emu: Emulator, client: Client) -> None:
     assert plain.post(root + "/_emulator/log/clear", timeout=5).status_code == 200
     assert emu.request_log == []
 
-    added = plain.post(root + "/_emulator/faults", json=[
-        {"action": 503, "path": "^/ping$", "times": 1},
-        {"type": "job", "action": "fail", "kind": "apply"}], timeout=5)
+    added = plain.post(
+        root + "/_emulator/faults",
+        json=[
+            {"action": 503, "path": "^/ping$", "times": 1},
+            {"type": "job", "action": "fail", "kind": "apply"},
+        ],
+        timeout=5,
+    )
     assert len(added.json()["faults"]) == 2
     assert client.get("/ping").status_code == 503
     assert client.apply()["status"] == "FAILED"
@@ -165,8 +192,10 @@ def test_control_endpoints(emu: Emulator, client: Client) -> None:
     bad = plain.post(root + "/_emulator/faults", json={"action": 418}, timeout=5)
     assert bad.status_code == 400
 
-    assert plain.post(root + "/_emulator/job_seconds", json={"seconds": 0.3},
-                      timeout=5).status_code == 200
+    assert (
+        plain.post(root + "/_emulator/job_seconds", json={"seconds": 0.3}, timeout=5).status_code
+        == 200
+    )
     assert emu.state.job_seconds == 0.3
     assert plain.get(root + "/_emulator/nope", timeout=5).status_code == 404
     # Control traffic is not part of the API request log.

@@ -36,8 +36,7 @@ def test_empty_apply_error(make_emulator: EmulatorFactory, make_client: ClientFa
     assert emu.applies(ZONE) == 1
 
 
-def test_empty_apply_job_failed(make_emulator: EmulatorFactory,
-                                make_client: ClientFactory) -> None:
+def test_empty_apply_job_failed(make_emulator: EmulatorFactory, make_client: ClientFactory) -> None:
     emu = make_emulator(empty_apply="job_failed")
     client = make_client(emu)
     job = client.apply()
@@ -48,18 +47,23 @@ def test_empty_apply_job_failed(make_emulator: EmulatorFactory,
     assert client.apply()["status"] == "SUCCESSFUL"
 
 
-def test_delete_pending_add_forbidden(make_emulator: EmulatorFactory,
-                                      make_client: ClientFactory) -> None:
+def test_delete_pending_add_forbidden(
+    make_emulator: EmulatorFactory, make_client: ClientFactory
+) -> None:
     emu = make_emulator(delete_pending_add="forbidden")
     client = make_client(emu)
     rid = client.create_txt(ACME, ['"v"'])
     assert detail(client.delete(f"/zones/{client.zid()}/records/{rid}")) == (
-        400, "forbidden", "record")
+        400,
+        "forbidden",
+        "record",
+    )
     assert rows(emu, ACME) == [(1, "SA0000001")]
 
 
-def test_delete_pending_add_cancel(make_emulator: EmulatorFactory,
-                                   make_client: ClientFactory) -> None:
+def test_delete_pending_add_cancel(
+    make_emulator: EmulatorFactory, make_client: ClientFactory
+) -> None:
     emu = make_emulator(delete_pending_add="cancel")
     client = make_client(emu)
     rid = client.create_txt(ACME, ['"v"'])
@@ -69,8 +73,9 @@ def test_delete_pending_add_cancel(make_emulator: EmulatorFactory,
     assert emu.diffs(ZONE) == []
 
 
-def test_delete_pending_add_stage(make_emulator: EmulatorFactory,
-                                  make_client: ClientFactory) -> None:
+def test_delete_pending_add_stage(
+    make_emulator: EmulatorFactory, make_client: ClientFactory
+) -> None:
     emu = make_emulator(delete_pending_add="stage")
     client = make_client(emu)
     rid = client.create_txt(ACME, ['"v"'])
@@ -83,8 +88,9 @@ def test_delete_pending_add_stage(make_emulator: EmulatorFactory,
     assert emu.served(0, ACME, "TXT") == []
 
 
-def test_apply_scope_all_publishes_everyones_edits(make_emulator: EmulatorFactory,
-                                                   make_client: ClientFactory) -> None:
+def test_apply_scope_all_publishes_everyones_edits(
+    make_emulator: EmulatorFactory, make_client: ClientFactory
+) -> None:
     emu = make_emulator(apply_scope="all")
     mine, theirs = make_client(emu), make_client(emu, OTHER_TOKEN)
     mine.create_txt("mine.example.com.", ['"m"'])
@@ -95,8 +101,9 @@ def test_apply_scope_all_publishes_everyones_edits(make_emulator: EmulatorFactor
     assert emu.served(0, "theirs.example.com.", "TXT") == ['"t"']
 
 
-def test_apply_scope_own_publishes_only_callers_edits(make_emulator: EmulatorFactory,
-                                                      make_client: ClientFactory) -> None:
+def test_apply_scope_own_publishes_only_callers_edits(
+    make_emulator: EmulatorFactory, make_client: ClientFactory
+) -> None:
     emu = make_emulator(apply_scope="own")
     mine, theirs = make_client(emu), make_client(emu, OTHER_TOKEN)
     same_user = make_client(emu, SAME_USER_TOKEN)

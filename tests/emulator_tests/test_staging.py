@@ -23,14 +23,23 @@ ACME = "_acme-challenge.example.com."
 
 
 def states(emu: Emulator, name: str = ACME) -> list[tuple[int, list[str]]]:
-    return [(r["state"], [v["value"] for v in r["rdata"]])
-            for r in emu.records(ZONE) if r["name"] == name]
+    return [
+        (r["state"], [v["value"] for v in r["rdata"]])
+        for r in emu.records(ZONE)
+        if r["name"] == name
+    ]
 
 
-def post_body(name: str = ACME, values: tuple[str, ...] = ('"v1"',), rrtype: str = "TXT",
-              **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"name": name, "ttl": 300, "rrtype": rrtype,
-                            "rdata": [{"value": v} for v in values], "description": "ACME"}
+def post_body(
+    name: str = ACME, values: tuple[str, ...] = ('"v1"',), rrtype: str = "TXT", **extra: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": name,
+        "ttl": 300,
+        "rrtype": rrtype,
+        "rdata": [{"value": v} for v in values],
+        "description": "ACME",
+    }
     body.update(extra)
     return body
 
@@ -58,7 +67,8 @@ def test_post_is_async_then_state_1(emu: Emulator, client: Client) -> None:
     assert not [r for r in emu.currents(ZONE) if r["name"] == ACME]
     assert emu.served(0, ACME, "TXT") == []
     assert [(j.kind, j.status, j.record_id) for j in emu.jobs] == [
-        ("record_post", "SUCCESSFUL", rid)]
+        ("record_post", "SUCCESSFUL", rid)
+    ]
 
 
 def test_apply_publishes_state_1(emu: Emulator, client: Client) -> None:
@@ -88,9 +98,10 @@ def test_patch_applied_row_gives_3_and_5(emu: Emulator, client: Client) -> None:
     rid = client.create_txt(ACME, ['"v1"'])
     client.apply()
     zid = client.zid()
-    response = client.patch(f"/zones/{zid}/records/{rid}",
-                            {"ttl": None, "rdata": [{"value": '"v1"'}, {"value": '"v2"'}],
-                             "description": "ACME"})
+    response = client.patch(
+        f"/zones/{zid}/records/{rid}",
+        {"ttl": None, "rdata": [{"value": '"v1"'}, {"value": '"v2"'}], "description": "ACME"},
+    )
     job = client.wait(response)
     assert job["status"] == "SUCCESSFUL" and job["resources_url"].endswith(rid)
     rows = [r for r in emu.records(ZONE) if r["name"] == ACME]
@@ -113,8 +124,9 @@ def test_patch_applied_row_gives_3_and_5(emu: Emulator, client: Client) -> None:
 
 def test_patch_state_1_stays_1(emu: Emulator, client: Client) -> None:
     rid = client.create_txt(ACME, ['"v1"'])
-    job = client.wait(client.patch(f"/zones/{client.zid()}/records/{rid}",
-                                   {"rdata": [{"value": '"v2"'}]}))
+    job = client.wait(
+        client.patch(f"/zones/{client.zid()}/records/{rid}", {"rdata": [{"value": '"v2"'}]})
+    )
     assert job["status"] == "SUCCESSFUL"
     assert states(emu) == [(1, ['"v2"'])]
 
@@ -132,7 +144,10 @@ def test_delete_applied_row_then_apply(emu: Emulator, client: Client) -> None:
     assert states(emu) == []
     assert emu.served(0, ACME, "TXT") == []
     assert detail(client.get(f"/zones/{client.zid()}/records/{rid}")) == (
-        400, "not_found", "record")
+        400,
+        "not_found",
+        "record",
+    )
 
 
 def test_cancel_each_state(emu: Emulator, client: Client) -> None:
@@ -155,7 +170,10 @@ def test_cancel_each_state(emu: Emulator, client: Client) -> None:
     assert states(emu, "deleted.example.com.") == [(0, ['"d"'])]
     # Nothing pending: cancel is refused.
     assert detail(client.delete(f"/zones/{zid}/records/{added}/changes")) == (
-        400, "forbidden", "record")
+        400,
+        "forbidden",
+        "record",
+    )
     assert [j.kind for j in emu.jobs].count("record_cancel") == 3
 
 
@@ -192,8 +210,9 @@ def test_duplicated(emu: Emulator, client: Client, existing_state: int) -> None:
     if existing_state in (0, 3):
         client.apply()
     if existing_state == 3:
-        client.wait(client.patch(f"/zones/{client.zid()}/records/{rid}",
-                                 {"rdata": [{"value": '"w"'}]}))
+        client.wait(
+            client.patch(f"/zones/{client.zid()}/records/{rid}", {"rdata": [{"value": '"w"'}]})
+        )
     response = client.post(f"/zones/{client.zid()}/records", post_body())
     assert detail(response) == (400, "duplicated", "record")
     assert [j.kind for j in emu.jobs].count("record_post") == 1
@@ -212,33 +231,41 @@ def test_racing_posts_both_land_and_both_publish(emu: Emulator, client: Client) 
     assert emu.served(0, ACME, "TXT") == ['"a"', '"b"']
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    (post_body(name="_acme-challenge.example.org."), ("invalid", "name")),
-    (post_body(name="bad..name.example.com."), ("invalid", "name")),
-    (post_body(rrtype="SOA", values=("a. b. 1 2 3 4 5",)), ("invalid", "rrtype")),
-    (post_body(rrtype="BOGUS"), ("invalid", "rrtype")),
-    (post_body(values=("unquoted",)), ("invalid_quotes", "rdata")),
-    (post_body(values=('"open',)), ("invalid_quotes", "rdata")),
-    (post_body(values=('"a" b',)), ("invalid_quotes", "rdata")),
-    (post_body(values=('"' + "x" * 256 + '"',)), ("invalid", "rdata")),
-    (post_body(rrtype="A", values=("300.1.1.1",)), ("invalid", "rdata")),
-    (post_body(rrtype="CNAME", values=("a.example.", "b.example.")),
-     ("multiple_rdata_found", "rdata")),
-    (post_body(name="www.example.com.", rrtype="CNAME", values=("x.example.",)),
-     ("cname_and_other_mixed", "name")),
-    (post_body(name="alias.example.com."), ("cname_and_other_mixed", "name")),
-    (post_body(name=ZONE, rrtype="NS", values=("ns9.example.",)), ("duplicated", "record")),
-    (post_body(ttl=0), ("out_of_range", "ttl")),
-    (post_body(description="x" * 81), ("invalid", "description")),
-    (post_body(extra_field=1), ("invalid", "schema")),
-    ({"name": ACME, "rrtype": "TXT"}, ("invalid", "schema")),
-    (post_body(rdata=[]), ("invalid", "schema")),
-    (post_body(rdata=[{"value": 5}]), ("invalid", "schema")),
-    (post_body(ttl="300"), ("invalid", "schema")),
-    (["not", "an", "object"], ("invalid", "schema")),
-])
-def test_post_validation(emu: Emulator, client: Client, body: Any,
-                         expected: tuple[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (post_body(name="_acme-challenge.example.org."), ("invalid", "name")),
+        (post_body(name="bad..name.example.com."), ("invalid", "name")),
+        (post_body(rrtype="SOA", values=("a. b. 1 2 3 4 5",)), ("invalid", "rrtype")),
+        (post_body(rrtype="BOGUS"), ("invalid", "rrtype")),
+        (post_body(values=("unquoted",)), ("invalid_quotes", "rdata")),
+        (post_body(values=('"open',)), ("invalid_quotes", "rdata")),
+        (post_body(values=('"a" b',)), ("invalid_quotes", "rdata")),
+        (post_body(values=('"' + "x" * 256 + '"',)), ("invalid", "rdata")),
+        (post_body(rrtype="A", values=("300.1.1.1",)), ("invalid", "rdata")),
+        (
+            post_body(rrtype="CNAME", values=("a.example.", "b.example.")),
+            ("multiple_rdata_found", "rdata"),
+        ),
+        (
+            post_body(name="www.example.com.", rrtype="CNAME", values=("x.example.",)),
+            ("cname_and_other_mixed", "name"),
+        ),
+        (post_body(name="alias.example.com."), ("cname_and_other_mixed", "name")),
+        (post_body(name=ZONE, rrtype="NS", values=("ns9.example.",)), ("duplicated", "record")),
+        (post_body(ttl=0), ("out_of_range", "ttl")),
+        (post_body(description="x" * 81), ("invalid", "description")),
+        (post_body(extra_field=1), ("invalid", "schema")),
+        ({"name": ACME, "rrtype": "TXT"}, ("invalid", "schema")),
+        (post_body(rdata=[]), ("invalid", "schema")),
+        (post_body(rdata=[{"value": 5}]), ("invalid", "schema")),
+        (post_body(ttl="300"), ("invalid", "schema")),
+        (["not", "an", "object"], ("invalid", "schema")),
+    ],
+)
+def test_post_validation(
+    emu: Emulator, client: Client, body: Any, expected: tuple[str, str]
+) -> None:
     response = client.post(f"/zones/{client.zid()}/records", body)
     assert detail(response) == (400, *expected)
     assert emu.jobs == []
@@ -259,8 +286,7 @@ def test_txt_forms_accepted(emu: Emulator, client: Client) -> None:
 
 def test_malformed_json(emu: Emulator, client: Client) -> None:
     zid = client.zid()
-    response = client.session.post(client.url(f"/zones/{zid}/records"), data=b"{nope",
-                                   timeout=5)
+    response = client.session.post(client.url(f"/zones/{zid}/records"), data=b"{nope", timeout=5)
     assert response.status_code == 400
     body = response.json()
     assert body["error_type"] == "ParameterError"
@@ -271,39 +297,56 @@ def test_malformed_json(emu: Emulator, client: Client) -> None:
 
 def test_unknown_ids_on_writes(emu: Emulator, client: Client) -> None:
     zid = client.zid()
-    assert detail(client.post("/zones/mnope/records", post_body())) == (
-        400, "not_found", "zone")
+    assert detail(client.post("/zones/mnope/records", post_body())) == (400, "not_found", "zone")
     assert detail(client.patch(f"/zones/{zid}/records/rnope", {"ttl": 60})) == (
-        400, "not_found", "record")
+        400,
+        "not_found",
+        "record",
+    )
     assert detail(client.delete(f"/zones/{zid}/records/rnope")) == (400, "not_found", "record")
     assert detail(client.delete(f"/zones/{zid}/records/rnope/changes")) == (
-        400, "not_found", "record")
+        400,
+        "not_found",
+        "record",
+    )
     assert detail(client.patch("/zones/mnope/changes", {})) == (400, "not_found", "zone")
     assert detail(client.get("/jobs/0123456789abcdef0123456789abcdef")) == (
-        400, "not_found", "request_id")
+        400,
+        "not_found",
+        "request_id",
+    )
 
 
 def test_soa_and_apex_ns_are_protected(emu: Emulator, client: Client) -> None:
     zid = client.zid()
     rows = {r["rrtype"]: r["id"] for r in emu.records(ZONE) if r["name"] == ZONE}
     assert detail(client.delete(f"/zones/{zid}/records/{rows['SOA']}")) == (
-        400, "soa_not_found", "record")
+        400,
+        "soa_not_found",
+        "record",
+    )
     assert detail(client.delete(f"/zones/{zid}/records/{rows['NS']}")) == (
-        400, "apex_ns_not_found", "record")
+        400,
+        "apex_ns_not_found",
+        "record",
+    )
 
 
-def test_other_operator_locked_out_same_operator_not(emu: Emulator,
-                                                     make_client: ClientFactory) -> None:
+def test_other_operator_locked_out_same_operator_not(
+    emu: Emulator, make_client: ClientFactory
+) -> None:
     owner = make_client(emu)
     other = make_client(emu, OTHER_TOKEN)
     same_user = make_client(emu, SAME_USER_TOKEN)
     zid = owner.zid()
     rid = owner.create_txt(ACME, ['"v"'])
     patch = {"rdata": [{"value": '"w"'}]}
-    assert detail(other.patch(f"/zones/{zid}/records/{rid}", patch)) == (
-        400, "forbidden", "record")
+    assert detail(other.patch(f"/zones/{zid}/records/{rid}", patch)) == (400, "forbidden", "record")
     assert detail(other.delete(f"/zones/{zid}/records/{rid}/changes")) == (
-        400, "forbidden", "record")
+        400,
+        "forbidden",
+        "record",
+    )
     job = same_user.wait(same_user.patch(f"/zones/{zid}/records/{rid}", patch))
     assert job["status"] == "SUCCESSFUL"
     assert states(emu) == [(1, ['"w"'])]
@@ -315,8 +358,7 @@ def test_other_operator_locked_out_same_operator_not(emu: Emulator,
     assert [(r["state"], r["operator"]) for r in rows] == [(3, "SA0000002"), (5, "SA0000001")]
 
 
-def test_conflicting_jobs_fail_at_completion(emu: Emulator,
-                                             make_client: ClientFactory) -> None:
+def test_conflicting_jobs_fail_at_completion(emu: Emulator, make_client: ClientFactory) -> None:
     owner = make_client(emu)
     other = make_client(emu, OTHER_TOKEN)
     rid = owner.create_txt(ACME, ['"v"'])
@@ -344,24 +386,33 @@ def test_proxy_zone_is_read_only(emu: Emulator, client: Client) -> None:
     assert detail(client.delete(f"/zones/{zid}/changes")) == (400, "forbidden", "zone")
     ns_id = emu.records("proxy.example.")[1]["id"]
     assert detail(client.patch(f"/zones/{zid}/records/{ns_id}", {"ttl": 60})) == (
-        400, "forbidden", "zone")
+        400,
+        "forbidden",
+        "zone",
+    )
 
 
 def test_patch_validation(emu: Emulator, client: Client) -> None:
     rid = client.create_txt(ACME, ['"v"'])
     zid = client.zid()
     assert detail(client.patch(f"/zones/{zid}/records/{rid}", {"name": "x"})) == (
-        400, "invalid", "schema")
-    assert detail(client.patch(f"/zones/{zid}/records/{rid}", {})) == (
-        400, "invalid", "schema")
-    assert detail(client.patch(f"/zones/{zid}/records/{rid}",
-                               {"rdata": [{"value": "bare"}]})) == (
-        400, "invalid_quotes", "rdata")
+        400,
+        "invalid",
+        "schema",
+    )
+    assert detail(client.patch(f"/zones/{zid}/records/{rid}", {})) == (400, "invalid", "schema")
+    assert detail(client.patch(f"/zones/{zid}/records/{rid}", {"rdata": [{"value": "bare"}]})) == (
+        400,
+        "invalid_quotes",
+        "rdata",
+    )
     soa_id = emu.records(ZONE)[0]["id"]
     assert detail(client.patch(f"/zones/{zid}/records/{soa_id}", {"ttl": 60})) == (
-        400, "forbidden", "record")
-    assert detail(client.patch(f"/zones/{zid}/changes", {"bogus": 1})) == (
-        400, "invalid", "schema")
+        400,
+        "forbidden",
+        "record",
+    )
+    assert detail(client.patch(f"/zones/{zid}/changes", {"bogus": 1})) == (400, "invalid", "schema")
     assert states(emu) == [(1, ['"v"'])]
 
 
@@ -381,8 +432,10 @@ def test_lego_wildcard_plus_apex_sequence(emu: Emulator, client: Client) -> None
     query = f"_keywords_name%5B%5D={ACME}"
 
     def current() -> list[dict[str, Any]]:
-        if client.get(f"/zones/{zid}/records/currents/count?{query}").json()[
-                "result"]["count"] == 0:
+        if (
+            client.get(f"/zones/{zid}/records/currents/count?{query}").json()["result"]["count"]
+            == 0
+        ):
             return []
         rows = client.get(f"/zones/{zid}/records/currents?{query}").json()["results"]
         return [r for r in rows if r["name"] == ACME and r["rrtype"] == "TXT"]
@@ -393,9 +446,16 @@ def test_lego_wildcard_plus_apex_sequence(emu: Emulator, client: Client) -> None
             client.wait(client.post(f"/zones/{zid}/records", post_body(values=(value,))))
         else:
             row = found[0]
-            client.wait(client.patch(f"/zones/{zid}/records/{row['id']}", {
-                "ttl": row["ttl"], "rdata": [*row["rdata"], {"value": value}],
-                "description": row["description"]}))
+            client.wait(
+                client.patch(
+                    f"/zones/{zid}/records/{row['id']}",
+                    {
+                        "ttl": row["ttl"],
+                        "rdata": [*row["rdata"], {"value": value}],
+                        "description": row["description"],
+                    },
+                )
+            )
         assert client.apply()["status"] == "SUCCESSFUL"
 
     def cleanup(value: str) -> None:
@@ -404,8 +464,12 @@ def test_lego_wildcard_plus_apex_sequence(emu: Emulator, client: Client) -> None
             client.wait(client.delete(f"/zones/{zid}/records/{found[0]['id']}"))
         elif found:
             rdata = [v for v in found[0]["rdata"] if v["value"] != value]
-            client.wait(client.patch(f"/zones/{zid}/records/{found[0]['id']}", {
-                "ttl": found[0]["ttl"], "rdata": rdata, "description": "ACME"}))
+            client.wait(
+                client.patch(
+                    f"/zones/{zid}/records/{found[0]['id']}",
+                    {"ttl": found[0]["ttl"], "rdata": rdata, "description": "ACME"},
+                )
+            )
         assert client.apply()["status"] == "SUCCESSFUL"
 
     present('"one"')
@@ -417,5 +481,12 @@ def test_lego_wildcard_plus_apex_sequence(emu: Emulator, client: Client) -> None
     assert emu.served(0, ACME, "TXT") == []
     assert emu.applies(ZONE) == 4
     assert sorted(j.kind for j in emu.jobs) == [
-        "apply", "apply", "apply", "apply", "record_delete", "record_patch", "record_patch",
-        "record_post"]
+        "apply",
+        "apply",
+        "apply",
+        "apply",
+        "record_delete",
+        "record_patch",
+        "record_patch",
+        "record_post",
+    ]
