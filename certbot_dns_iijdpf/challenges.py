@@ -191,11 +191,11 @@ class ChallengePublisher:
         sent before our last read and has landed once our apply job is done,
         so a read after the apply sees it, and another round repairs it.
         """
-        rows = {zone: self._editor(zone).read() for zone in groups}
+        rows = self._read(groups)
         for attempt in range(1, MAX_ROUNDS + 1):
             rows = self._converge(groups, planner, rows)
             self._apply(groups, rows)
-            rows = {zone: self._editor(zone).read() for zone in groups}
+            rows = self._read(groups)
             if not self._plans(groups, planner, rows):
                 return rows
             logger.info(
@@ -239,25 +239,38 @@ class ChallengePublisher:
                 started.extend(jobs)
                 if refused is not None:
                     break
-            try:
+            if refused is not None:
                 self._wait(started)
+                raise refused
+            try:
+                # Only the last write's job is polled: the re-read shows
+                # whether every edit landed, and only when one did not are the
+                # other jobs asked why.  That saves a request for each write.
+                self._in_flight = started
+                self._jobs.wait(started[-1:])
+                rows.update(self._read(plans))
+                if started and self._plans(groups, planner, rows):
+                    self._wait(started)
+                    rows.update(self._read(plans))
+                self._in_flight = []
             except DpfJobError as exc:
+                self._in_flight = []
                 # A write can fail because another client changed the RRset
                 # between our read and the job; re-read and plan again once.
                 if failed_before:
                     raise
                 logger.info("%s; re-reading the zone and trying again", exc)
                 failed_before = True
+                rows.update(self._read(plans))
             else:
                 failed_before = False
-            if refused is not None:
-                raise refused
-            for zone in plans:
-                rows[zone] = self._editor(zone).read()
         raise DpfError(
             "The challenge records kept changing under concurrent edits after "
             f"{MAX_ROUNDS} attempts; another client is rewriting the same TXT records."
         )
+
+    def _read(self, zones: Iterable[Zone]) -> dict[Zone, list[Row]]:
+        return {zone: self._editor(zone).read() for zone in zones}
 
     def _apply(self, groups: dict[Zone, Wanted], rows: dict[Zone, list[Row]]) -> list[Zone]:
         """Apply each zone that has something pending; return the zones applied."""

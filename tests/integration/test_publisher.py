@@ -133,3 +133,26 @@ def test_a_crashed_run_is_finished_by_the_next_one(emulator: Emulator, tmp_path:
     assert txt_rows(emulator) == [(0, [f'"{V2}"'])]
     second.withdraw([Challenge(NAME, V2)])
     assert txt_rows(emulator) == []
+
+
+def test_a_write_job_that_fails_once_is_retried(emulator: Emulator, tmp_path: Path) -> None:
+    emulator.add_fault(JobFaultRule("fail", kind="record_post", times=1))
+    pub = publisher(emulator, tmp_path)
+    pub.publish([Challenge(NAME, V1)])
+    assert txt_rows(emulator) == [(0, [f'"{V1}"'])]
+
+
+def test_a_write_job_that_keeps_failing_reports_dpfs_words(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.add_fault(
+        JobFaultRule(
+            "fail", kind="record_post", times=5, error_type="SystemError", error_message="disk full"
+        )
+    )
+    pub = publisher(emulator, tmp_path)
+    with pytest.raises(DpfJobError, match="FAILED: SystemError: disk full"):
+        pub.publish([Challenge(NAME, V1), Challenge("_acme-challenge.www.example.com.", V2)])
+    assert emulator.applies(ZONE) == 0
+    pub.withdraw([Challenge(NAME, V1)])
+    assert txt_rows(emulator) == []
