@@ -155,3 +155,15 @@ def test_debian_12_certbot_2_1_issues_and_renews(
     assert renewed.returncode == 0, runner.describe(renewed)
     assert emulator.applies("example.com.") == 4
     assert challenge_rows(emulator, "example.com.") == []
+
+
+def test_certbot_lists_the_plugin_and_warns_about_a_readable_credentials_file(
+    emulator: Emulator, certbot_runner: CertbotRunner
+) -> None:
+    listed = certbot_runner.run(["plugins"])
+    assert "* dns-iijdpf" in listed.stdout, listed.stdout
+    ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
+    ini.chmod(0o644)
+    result = certonly(certbot_runner, ini, ["example.com"])
+    assert result.returncode == 0, certbot_runner.describe(result)
+    assert "Unsafe permissions on credentials configuration file" in output(result)
