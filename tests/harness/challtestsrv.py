@@ -11,10 +11,8 @@ import json
 import os
 import stat
 import sys
-import tempfile
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 
 from .process import ManagedProcess, port_open
 
@@ -35,11 +33,7 @@ class ChallTestSrv(ManagedProcess):
         executable: str = CHALLTESTSRV_BIN,
         startup_timeout: float = 10.0,
     ) -> None:
-        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
-        if workdir is None:
-            self._tempdir = tempfile.TemporaryDirectory(prefix="challtestsrv-")
-            workdir = Path(self._tempdir.name)
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir = self.workdir_or_temporary(workdir, "challtestsrv-")
         self.workdir = workdir
         self.dns_address = dns_address
         self.management = management
@@ -69,23 +63,6 @@ class ChallTestSrv(ManagedProcess):
             what=f"listening on {self.management} and {self.dns_address}",
         )
         return self
-
-    def close(self) -> None:
-        self.stop()
-        if self._tempdir is not None:
-            self._tempdir.cleanup()
-            self._tempdir = None
-
-    def __enter__(self) -> ChallTestSrv:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _post(self, path: str, payload: dict[str, str]) -> None:
         request = urllib.request.Request(

@@ -10,12 +10,10 @@ from __future__ import annotations
 import json
 import os
 import ssl
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 
 from cryptography import x509
 
@@ -64,12 +62,8 @@ class Pebble(ManagedProcess):
     ) -> None:
         split_hostport(dns_server)
         self.dns_server = dns_server
-        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
-        if workdir is None:
-            self._tempdir = tempfile.TemporaryDirectory(prefix="pebble-")
-            workdir = Path(self._tempdir.name)
+        workdir = self.workdir_or_temporary(workdir, "pebble-")
         self.workdir = workdir
-        self.workdir.mkdir(parents=True, exist_ok=True)
         self.pki = pki if pki is not None else make_pki(self.workdir / "pki")
         self.listen = listen
         self.management = management
@@ -152,24 +146,6 @@ class Pebble(ManagedProcess):
             what=f"serving {self.directory_url}",
         )
         return self
-
-    def close(self) -> None:
-        """Stop and remove the temporary directory, if this instance made one."""
-        self.stop()
-        if self._tempdir is not None:
-            self._tempdir.cleanup()
-            self._tempdir = None
-
-    def __enter__(self) -> Pebble:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- management API ------------------------------------------------------------
 

@@ -12,10 +12,12 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 LOG_TAIL_CHARS = 20_000
 
@@ -50,10 +52,27 @@ def port_open(address: str, timeout: float = 0.2) -> bool:
         return False
 
 
+P = TypeVar("P", bound="ManagedProcess")
+
+
 class ManagedProcess:
-    """Start a command with its output in ``log_path``; stop it for sure on exit."""
+    """Start a command with its output in ``log_path``; stop it for sure on exit.
+
+    Subclasses implement :meth:`start` (spawn, then wait until ready); the
+    context manager starts and :meth:`close` stops and removes the temporary
+    working directory that :meth:`workdir_or_temporary` may have made.
+    """
 
     name = "process"
+    _tempdir: tempfile.TemporaryDirectory[str] | None = None
+
+    def workdir_or_temporary(self, workdir: Path | None, prefix: str) -> Path:
+        """``workdir`` (created), or a temporary directory that :meth:`close` removes."""
+        if workdir is None:
+            self._tempdir = tempfile.TemporaryDirectory(prefix=prefix)
+            workdir = Path(self._tempdir.name)
+        workdir.mkdir(parents=True, exist_ok=True)
+        return workdir
 
     def __init__(
         self,
@@ -138,10 +157,23 @@ class ManagedProcess:
                 proc.wait(timeout=grace)
         return self.log_text()
 
+    def start(self: P) -> P:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop, and remove the temporary directory if this instance made one."""
+        self.stop()
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None
+
+    def __enter__(self: P) -> P:
+        return self.start()
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        self.close()
