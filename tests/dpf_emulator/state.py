@@ -588,13 +588,7 @@ class State:
                 changes["labels"] = check_labels(fields["labels"])
 
             def effect(job: Job) -> str:
-                current = zone.entries.get(record_id)
-                if (
-                    current is None
-                    or current.deleting
-                    or (current.pending and current.editor != caller.operator)
-                ):
-                    raise JobFailure()
+                current = _still_editable(zone, record_id, caller)
                 current.draft = replace(current.row, operator=caller.operator, **changes)
                 current.editor = caller.operator
                 return self._record_url(zone, record_id)
@@ -621,13 +615,7 @@ class State:
                 cancel = mode == "cancel"
 
             def effect(job: Job) -> str:
-                current = zone.entries.get(record_id)
-                if (
-                    current is None
-                    or current.deleting
-                    or (current.pending and current.editor != caller.operator)
-                ):
-                    raise JobFailure()
+                current = _still_editable(zone, record_id, caller)
                 if cancel:
                     del zone.entries[record_id]
                 else:
@@ -824,3 +812,19 @@ class State:
                 "jobs": [view.as_dict() for view in self.jobs()],
                 "job_seconds": self.job_seconds,
             }
+
+
+def _still_editable(zone: Zone, record_id: str, caller: TokenSpec) -> Entry:
+    """The record a job is about to change, unless a conflicting edit landed meanwhile.
+
+    Checks run again at completion because a job accepted earlier may have
+    deleted the record, or another user may have staged an edit on it.
+    """
+    current = zone.entries.get(record_id)
+    if (
+        current is None
+        or current.deleting
+        or (current.pending and current.editor != caller.operator)
+    ):
+        raise JobFailure()
+    return current
