@@ -1,6 +1,6 @@
 """Local emulator of IIJ's DNS Platform Service (DPF) API and its nameservers.
 
-It follows the DPF API fact sheet the project was built from: async jobs,
+It follows DPF's public OpenAPI description and IIJ's SDKs: async jobs,
 staged record edits (states 0/1/2/3/5) that reach DNS only through an apply,
 the DPF error bodies, and nameservers that pick up each apply after a
 configurable lag.

@@ -2,8 +2,8 @@
 ``_keywords_<field>[]`` filters.
 
 The HTTP layer hands over the query as decoded by ``urllib.parse.parse_qs``, so
-``%5B%5D`` and ``[]`` arrive alike. Matching follows the emulator's answer to
-the fact sheet's open question 1: a keyword matches when it is a
+``%5B%5D`` and ``[]`` arrive alike. DPF documents the name filter as a partial
+match and says no more, so the emulator chooses: a keyword matches when it is a
 case-insensitive substring of the field (numeric fields such as ``ttl`` or
 ``state`` must be equal instead); several values of one key are OR'ed; the
 keys are combined with ``type`` (AND by default, or OR).

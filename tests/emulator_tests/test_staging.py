@@ -427,7 +427,7 @@ def test_labels_round_trip(emu: Emulator, client: Client) -> None:
 
 
 def test_lego_wildcard_plus_apex_sequence(emu: Emulator, client: Client) -> None:
-    """Present, Present, CleanUp, CleanUp as the fact sheet describes lego doing."""
+    """Present, Present, CleanUp, CleanUp, the order in which lego's iijdpf provider works."""
     zid = client.zid()
     query = f"_keywords_name%5B%5D={ACME}"
 
