@@ -176,9 +176,18 @@ class ChallengePublisher:
             self._editors[zone.id] = ZoneEditor(self._client, zone, ttl=self._ttl)
         return self._editors[zone.id]
 
-    def _wait(self, jobs: list[tuple[str, str]]) -> None:
+    def _wait(self, jobs: list[tuple[str, str]], poll: list[tuple[str, str]] | None = None) -> None:
+        """Wait for ``jobs`` (polling only ``poll`` when given).
+
+        Only an interruption (Ctrl-C, SIGTERM) leaves them in ``_in_flight``;
+        a job that ended, even FAILED, needs no waiting in cleanup.
+        """
         self._in_flight = jobs
-        self._jobs.wait(jobs)
+        try:
+            self._jobs.wait(jobs if poll is None else poll)
+        except DpfError:
+            self._in_flight = []
+            raise
         self._in_flight = []
 
     def _converge_and_apply(
@@ -246,15 +255,12 @@ class ChallengePublisher:
                 # Only the last write's job is polled: the re-read shows
                 # whether every edit landed, and only when one did not are the
                 # other jobs asked why.  That saves a request for each write.
-                self._in_flight = started
-                self._jobs.wait(started[-1:])
+                self._wait(started, poll=started[-1:])
                 rows.update(self._read(plans))
                 if started and self._plans(groups, planner, rows):
                     self._wait(started)
                     rows.update(self._read(plans))
-                self._in_flight = []
             except DpfJobError as exc:
-                self._in_flight = []
                 # A write can fail because another client changed the RRset
                 # between our read and the job; re-read and plan again once.
                 if failed_before:
