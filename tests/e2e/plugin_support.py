@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tests.dpf_emulator import NameserverSpec
 from tests.harness import CertbotRunner, write_ini
 
 if TYPE_CHECKING:
@@ -16,6 +17,29 @@ if TYPE_CHECKING:
 TOKEN = "test-token"
 # Longer than the slowest default nameserver's lag, with room for a busy machine.
 LAG_ALLOWANCE = 3.0
+
+
+def slow_nameservers(lag: float) -> list[NameserverSpec]:
+    """The default two nameservers, both lagging ``lag`` seconds behind an apply."""
+    return [
+        NameserverSpec("ns1.dpf-emulator.test.", "127.0.0.53", 53, lag=lag),
+        NameserverSpec("ns2.dpf-emulator.test.", "127.0.0.54", 53, lag=lag),
+    ]
+
+
+def signal_when(
+    process: subprocess.Popen[str], ready: Callable[[], bool], signum: int, timeout: float = 60
+) -> str:
+    """Send ``signum`` once ``ready()`` holds (or ``timeout`` passed); return the output."""
+    deadline = time.monotonic() + timeout
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signum)
+    return process.communicate(timeout=120)[0]
+
+
+def posted(emulator: Emulator) -> bool:
+    return any(entry.method == "POST" for entry in emulator.request_log)
 
 
 def credentials(path: Path, emulator: Emulator, **extra: str) -> Path:

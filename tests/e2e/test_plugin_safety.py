@@ -11,12 +11,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from tests.dpf_emulator import FaultRule, JobFaultRule, NameserverSpec, TokenSpec
+from tests.dpf_emulator import FaultRule, JobFaultRule, TokenSpec
 from tests.e2e.plugin_support import (
     certonly,
     challenge_rows,
     credentials,
     output,
+    posted,
+    signal_when,
+    slow_nameservers,
     spawn_certonly,
     wait_until_served,
 )
@@ -87,25 +90,15 @@ def test_a_killed_run_does_not_poison_the_next(
     if phase == "staged":
         emulator = emulator_factory(job_seconds=3.0)
     else:
-        emulator = emulator_factory(
-            nameservers=[
-                NameserverSpec("ns1.dpf-emulator.test.", "127.0.0.53", 53, lag=5.0),
-                NameserverSpec("ns2.dpf-emulator.test.", "127.0.0.54", 53, lag=5.0),
-            ]
-        )
+        emulator = emulator_factory(nameservers=slow_nameservers(5.0))
     ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
     process = spawn_certonly(
         certbot_runner, ini, ["example.com"], "--dns-iijdpf-propagation-seconds", "60"
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if phase == "staged" and any(e.method == "POST" for e in emulator.request_log):
-            break
-        if phase == "applied" and emulator.applies(ZONE) == 1:
-            break
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.communicate(timeout=30)
+    if phase == "staged":
+        signal_when(process, lambda: posted(emulator), signal.SIGKILL)
+    else:
+        signal_when(process, lambda: emulator.applies(ZONE) == 1, signal.SIGKILL)
     emulator.set_job_seconds(0.2)
     time.sleep(3.5)
     left = challenge_rows(emulator, ZONE)
@@ -212,7 +205,6 @@ def test_token_never_appears_in_logs_or_output(
     failed = certonly(certbot_runner, ini, ["www.example.com"], "-vvv", "--cert-name", "www")
     assert failed.returncode != 0
     everything = output(ok) + output(failed) + certbot_runner.logs_text()
-    assert "Authorization" not in everything or secret not in everything
     assert secret not in everything
     for path in certbot_runner.base_dir.rglob("*"):
         if path.is_file() and path.name != "iijdpf.ini":
@@ -226,21 +218,12 @@ def test_ctrl_c_still_cleans_up(
     if moment == "write job running":
         emulator = emulator_factory(job_seconds=2.0)
     else:
-        emulator = emulator_factory(
-            nameservers=[
-                NameserverSpec("ns1.dpf-emulator.test.", "127.0.0.53", 53, lag=30.0),
-                NameserverSpec("ns2.dpf-emulator.test.", "127.0.0.54", 53, lag=30.0),
-            ]
-        )
+        emulator = emulator_factory(nameservers=slow_nameservers(30.0))
     ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
     process = spawn_certonly(certbot_runner, ini, ["*.example.com", "example.com"])
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        posted = any(e.method == "POST" for e in emulator.request_log)
-        if (moment == "write job running" and posted) or emulator.applies(ZONE) == 1:
-            break
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    text = process.communicate(timeout=120)[0]
+    if moment == "write job running":
+        text = signal_when(process, lambda: posted(emulator), signal.SIGINT)
+    else:
+        text = signal_when(process, lambda: emulator.applies(ZONE) == 1, signal.SIGINT)
     assert process.returncode != 0
     assert challenge_rows(emulator, ZONE) == [], text
