@@ -173,7 +173,6 @@ class DpfClient:
                 "User-Agent": f"certbot-dns-iijdpf/{__version__}",
             }
         )
-        self.request_count = 0
 
     def __repr__(self) -> str:
         return f"DpfClient(endpoint={self.endpoint!r})"
@@ -186,14 +185,6 @@ class DpfClient:
     def get(self, path: str, params: Params | None = None) -> JsonObject:
         """GET ``path`` and return the whole JSON body."""
         return self._request("GET", path, params=params)
-
-    def get_result(self, path: str, params: Params | None = None) -> JsonObject:
-        """GET a single object and return its ``result``."""
-        body = self.get(path, params)
-        result = body.get("result")
-        if not isinstance(result, dict):
-            raise DpfProtocolError(f"DPF answered GET {path} without a 'result' object.")
-        return result
 
     def get_all(self, path: str, params: Params | None = None) -> list[JsonObject]:
         """GET every page of a list and return the concatenated ``results``."""
@@ -238,7 +229,6 @@ class DpfClient:
         url = self.endpoint + path
         operation = f"{method} {path}"
         data = json.dumps(body) if body is not None else None
-        self.request_count += 1
         try:
             response = self._session.request(
                 method, url, params=params, data=data, timeout=self._timeout

@@ -82,9 +82,6 @@ class RRsetView:
     applied: tuple[str, ...] | None = None
     duplicates: tuple[Row, ...] = field(default=())
 
-    def decoded(self) -> set[str]:
-        return {txt.decode(v) for v in self.effective}
-
 
 @dataclass(frozen=True)
 class Edit:

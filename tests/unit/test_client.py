@@ -62,7 +62,7 @@ def test_bearer_token_and_envelope(server: tuple[str, Script]) -> None:
         (200, {"Content-Type": "application/json"}, js({"request_id": "x", "result": {"id": "m1"}}))
     )
     client = DpfClient(url, TOKEN)
-    assert client.get_result("/zones/m1") == {"id": "m1"}
+    assert client.get("/zones/m1") == {"request_id": "x", "result": {"id": "m1"}}
     assert script.seen == [("GET", "/dpf/v1/zones/m1", f"Bearer {TOKEN}")]
     assert TOKEN not in repr(client)
 
