@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +27,8 @@ from certbot_dns_iijdpf.errors import DpfApiError, DpfError
 from certbot_dns_iijdpf.settings import Settings
 
 if TYPE_CHECKING:
-    from certbot_dns_iijdpf.challenges import Challenge, ChallengePublisher
-    from certbot_dns_iijdpf.client import DpfClient
+    from certbot_dns_iijdpf.deadline import Deadline
+    from certbot_dns_iijdpf.publisher import Challenge, ChallengePublisher
 
 # certbot imports every installed plugin on every run, renewals of unrelated
 # certificates included; the modules that do the work (and dnspython) are
@@ -36,6 +37,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_PROPAGATION_SECONDS = 600
+DEFAULT_TIMEOUT_SECONDS = 900
+# Cleanup runs after failures too, a timed-out perform included; it always
+# gets at least this long.
+CLEANUP_SECONDS = 120.0
+PUBLISH_PENDING_FLAG = "--dns-iijdpf-publish-pending-edits"
 
 
 def _absolute_path(value: str) -> str:
@@ -65,8 +71,7 @@ class Authenticator(dns_common.DNSAuthenticator):
         self.credentials: dns_common.CredentialsConfiguration | None = None
         self._settings: Settings | None = None
         self._publisher: ChallengePublisher | None = None
-        # Tests replace this to use fake time or a stub client.
-        self._client_factory: Callable[[Settings], DpfClient] = _make_client
+        self._deadline: Deadline | None = None
 
     @classmethod
     def add_parser_arguments(
@@ -90,12 +95,29 @@ class Authenticator(dns_common.DNSAuthenticator):
             f"dns_iijdpf_endpoint, default {DEFAULT_ENDPOINT}).",
         )
         add(
+            "timeout-seconds",
+            default=DEFAULT_TIMEOUT_SECONDS,
+            type=int,
+            help="The longest time, in seconds, that the plugin may take to publish the "
+            "challenges (every DPF request, job, retry and the nameserver check); past it "
+            f"the run fails and names what it was waiting for. Cleanup gets up to "
+            f"{CLEANUP_SECONDS:.0f} more seconds. (default: {DEFAULT_TIMEOUT_SECONDS})",
+        )
+        add(
+            "no-follow-cname",
+            action="store_true",
+            default=False,
+            help="Write the TXT record at _acme-challenge.<domain> itself, never at the "
+            "target of a CNAME found there.",
+        )
+        add(
             "publish-pending-edits",
             action="store_true",
             default=False,
-            help="Apply the zone even when it holds staged edits that this plugin did not "
-            "make, publishing them together with the challenge. Without it the plugin "
-            "refuses and names those edits.",
+            help="For this run only: apply the zone even when it holds staged edits that "
+            "this plugin did not make, publishing them together with the challenge. "
+            "Without it the plugin refuses and names those edits. Renewals never use it "
+            "unless it is given again on their command line.",
         )
 
     def more_info(self) -> str:
@@ -150,35 +172,63 @@ class Authenticator(dns_common.DNSAuthenticator):
             raise errors.PluginError(str(exc)) from None
 
     def _publisher_for_run(self) -> ChallengePublisher:
-        from certbot_dns_iijdpf.challenges import ChallengePublisher
+        from certbot_dns_iijdpf.client import DpfClient
+        from certbot_dns_iijdpf.deadline import Deadline
         from certbot_dns_iijdpf.jobs import JobWaiter
         from certbot_dns_iijdpf.journal import FILE_NAME, Journal
         from certbot_dns_iijdpf.propagation import PropagationWaiter
+        from certbot_dns_iijdpf.publisher import ChallengePublisher
         from certbot_dns_iijdpf.zones import ZoneDirectory
 
         if self._publisher is None:
             assert self._settings is not None
-            client = self._client_factory(self._settings)
+            timeout = _positive(self.conf("timeout-seconds"), "--dns-iijdpf-timeout-seconds")
+            propagation = _positive(
+                self.conf("propagation-seconds"), "--dns-iijdpf-propagation-seconds"
+            )
+            deadline = self._deadline = Deadline(float(timeout))
+            client = DpfClient(self._settings.endpoint, self._settings.token, deadline=deadline)
             work_dir = getattr(self.config, "work_dir", None)
             journal = Journal(Path(work_dir) / FILE_NAME if work_dir else None)
             self._publisher = ChallengePublisher(
                 client,
                 ttl=self._settings.ttl,
                 zones=ZoneDirectory(client, self._settings.service_codes),
-                jobs=JobWaiter(client),
-                propagation=PropagationWaiter(float(self.conf("propagation-seconds"))),
+                jobs=JobWaiter(client, deadline=deadline),
+                propagation=PropagationWaiter(float(propagation), deadline=deadline),
                 journal=journal,
-                publish_pending=_flag(self.conf("publish-pending-edits")),
+                deadline=deadline,
+                publish_pending=self._publish_pending(),
+                follow_cname=not _flag(self.conf("no-follow-cname")),
             )
         return self._publisher
+
+    def _publish_pending(self) -> bool:
+        """Whether ``--dns-iijdpf-publish-pending-edits`` was given for this very run.
+
+        certbot stores every plugin option of a successful run in the renewal
+        configuration and restores it at each renewal; an option that
+        publishes other people's drafts must not live on like that.
+        """
+        if not _flag(self.conf("publish-pending-edits")):
+            return False
+        if given_on_command_line(PUBLISH_PENDING_FLAG, sys.argv[1:]):
+            return True
+        logger.warning(
+            "Ignoring %s from the renewal configuration: it applies only to the run whose "
+            "command line gives it.",
+            PUBLISH_PENDING_FLAG,
+        )
+        return False
 
     # -- certbot's authenticator interface ----------------------------------
 
     def perform(self, achalls: list[AnnotatedChallenge]) -> list[acme_challenges.ChallengeResponse]:
         self._setup_credentials()
-        self._attempt_cleanup = True
         try:
-            self._publisher_for_run().publish(self._challenges(achalls))
+            publisher = self._publisher_for_run()
+            self._attempt_cleanup = True
+            publisher.publish(self._challenges(achalls))
         except DpfError as exc:
             raise errors.PluginError(self._explain(exc)) from exc
         return [achall.response(achall.account_key) for achall in achalls]
@@ -187,25 +237,25 @@ class Authenticator(dns_common.DNSAuthenticator):
         if not self._attempt_cleanup:
             return
         try:
+            if self._deadline is not None:
+                self._deadline.extend(CLEANUP_SECONDS)
             self._publisher_for_run().withdraw(self._challenges(achalls))
         except Exception as exc:  # cleanup runs after failures and Ctrl-C: it must not raise
             message = self._explain(exc) if isinstance(exc, DpfError) else repr(exc)
             logger.warning("Could not remove the DNS-01 challenge records from DPF: %s", message)
             logger.debug("Cleanup failure details", exc_info=True)
 
+    # perform() and cleanup() above handle a whole order at once, so certbot's
+    # per-challenge hooks are never called; DNSAuthenticator requires them.
     def _perform(self, domain: str, validation_name: str, validation: str) -> None:
-        from certbot_dns_iijdpf.challenges import Challenge
-
-        self._publisher_for_run().publish([Challenge(validation_name, validation)])
+        raise NotImplementedError("perform() publishes the whole order at once")
 
     def _cleanup(self, domain: str, validation_name: str, validation: str) -> None:
-        from certbot_dns_iijdpf.challenges import Challenge
-
-        self._publisher_for_run().withdraw([Challenge(validation_name, validation)])
+        raise NotImplementedError("cleanup() withdraws the whole order at once")
 
     @staticmethod
     def _challenges(achalls: list[AnnotatedChallenge]) -> list[Challenge]:
-        from certbot_dns_iijdpf.challenges import Challenge
+        from certbot_dns_iijdpf.publisher import Challenge
 
         found: list[Challenge] = []
         for achall in achalls:
@@ -228,10 +278,28 @@ class Authenticator(dns_common.DNSAuthenticator):
         return str(exc)
 
 
-def _make_client(settings: Settings) -> DpfClient:
-    from certbot_dns_iijdpf.client import DpfClient
+def given_on_command_line(flag: str, argv: Sequence[str]) -> bool:
+    """Whether ``flag`` (or an abbreviation argparse would accept) is in ``argv``."""
+    # The shortest unambiguous abbreviation must get past the options that
+    # share the prefix (--dns-iijdpf-propagation-seconds).
+    shortest = len("--dns-iijdpf-pu")
+    for arg in argv:
+        if arg == "--":
+            break
+        word = arg.split("=", 1)[0]
+        if len(word) >= shortest and flag.startswith(word):
+            return True
+    return False
 
-    return DpfClient(settings.endpoint, settings.token)
+
+def _positive(value: object, option: str) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise errors.PluginError(f"{option} must be a whole number of seconds.") from None
+    if number < 0:
+        raise errors.PluginError(f"{option} must be 0 or more.")
+    return number
 
 
 def _flag(value: object) -> bool:

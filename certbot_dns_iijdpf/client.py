@@ -1,38 +1,65 @@
 """HTTP transport for the DPF REST API.
 
-:class:`DpfClient` owns one ``requests`` session with the token in its
-``Authorization`` header, connect and read timeouts, a client-side rate limit,
-and retries of 429/5xx answers and dropped connections through urllib3's
-``Retry`` (``Retry-After`` honoured, but capped so that a server cannot stall
-an unattended renewal for hours).  It unwraps DPF's envelopes and turns error
-bodies into :class:`~certbot_dns_iijdpf.errors.DpfApiError`.
+:class:`DpfClient` sends every request of a run to one endpoint with one
+token and unwraps DPF's envelopes.  Around each request it enforces:
 
-The token is never logged, never part of an exception message and never part
-of ``repr()``.
+* **Retries that cannot duplicate a write.**  urllib3's ``Retry`` (subclassed
+  here) retries a GET on 429, 500, 502, 503 and 504 answers and on connect or
+  read errors.  A write (POST, PATCH, DELETE, PUT) is retried only when DPF
+  cannot have processed it: a 429 or 503 answer, or a connection that could
+  not be established.  A write whose answer was lost after it may have been
+  processed raises :class:`~certbot_dns_iijdpf.errors.WriteOutcomeUnknown`.
+* **Waits that DPF asks for, within the run's budget.**  ``Retry-After`` is
+  honoured in full; when the wait (or a backoff) would outlast the
+  :class:`~certbot_dns_iijdpf.deadline.Deadline`, the request gives up at once
+  with :class:`~certbot_dns_iijdpf.errors.RunTimeoutError`.  Connect and read
+  timeouts of every attempt are capped by the time left.
+* **A client-side rate limit** (a token bucket) that every attempt passes,
+  retries included.
+* **The token goes only where it should.**  It is sent by a ``requests`` auth
+  object, so a ``~/.netrc`` entry cannot replace it; redirects are not
+  followed; it never appears in a log line, an exception message or a
+  ``repr()``.
+
+Error bodies become :class:`~certbot_dns_iijdpf.errors.DpfApiError`.
 """
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 import json
 import logging
+import re
+import ssl
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InvalidHeader
+from requests.auth import AuthBase
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from urllib3.exceptions import ProxyError as _Urllib3ProxyError
 from urllib3.util.retry import Retry
+from urllib3.util.timeout import Timeout
 
 from certbot_dns_iijdpf import __version__
+from certbot_dns_iijdpf.deadline import Deadline
 from certbot_dns_iijdpf.errors import (
     DpfApiError,
     DpfError,
     DpfProtocolError,
     DpfTransportError,
     ErrorDetail,
+    WriteOutcomeUnknown,
 )
 
 logger = logging.getLogger(__name__)
@@ -46,94 +73,295 @@ PAGE_LIMIT = 10000
 JsonObject = dict[str, Any]
 Params = dict[str, str | int | list[str]]
 
-
-class _CappedRetry(Retry):
-    """urllib3 ``Retry`` whose ``Retry-After`` waits are capped."""
-
-    max_retry_after = 60.0
-
-    def get_retry_after(self, response: Any) -> float | None:
-        try:
-            value = super().get_retry_after(response)
-        except InvalidHeader:
-            # A malformed header (say "0.5") should not turn a retry into a failure.
-            return None
-        return None if value is None else min(value, self.max_retry_after)
+# Methods whose repetition cannot change anything on DPF.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Answers after which a read is worth repeating.
+_READ_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Answers that say DPF did not process the request at all (rate limit,
+# maintenance or "busy"), so that even a write may be sent again.
+_NOT_PROCESSED_STATUSES = frozenset({429, 503})
 
 
-def _retry_policy(total: int) -> Retry:
-    # Every method is retried: 429 and 503 mean the request was not processed,
-    # and a repeated write that did land is caught by the record logic, which
-    # re-reads the zone before and after every round of edits.
-    kwargs: dict[str, Any] = {
-        "total": total,
-        # A refused connection rarely heals within seconds; fail fast on it.
-        "connect": min(total, 3),
-        "read": total,
-        "status": total,
-        "backoff_factor": 0.5,
-        "status_forcelist": (429, 500, 502, 503, 504),
-        "allowed_methods": None,
-        "respect_retry_after_header": True,
-        "raise_on_status": False,
-    }
-    return _CappedRetry(**kwargs)
+class _OutOfTime(Exception):
+    """Raised inside urllib3 when the next attempt would overrun the run's budget.
 
-
-class _RateLimitedAdapter(HTTPAdapter):
-    """An adapter that spaces requests out with a token bucket.
-
-    DPF publishes no numbers, only that "extremely many" requests get 429;
-    IIJ's own SDK allows 5 per second with bursts of 10, and so do we.
+    Deliberately not a urllib3 or OS error, so that neither urllib3 nor
+    requests catch it; :class:`DpfClient` turns it into ``RunTimeoutError``
+    naming the request.
     """
 
-    def __init__(self, rate: float, burst: int, retries: Retry) -> None:
-        super().__init__(max_retries=retries)
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _BearerAuth(AuthBase):
+    """Sets ``Authorization: Bearer <token>``.
+
+    requests looks for ``~/.netrc`` credentials only when a request has no
+    auth object; with this one set, a netrc entry for the API host can never
+    replace the token or receive it.
+    """
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def redact(self, text: str) -> str:
+        return text.replace(self._token, "<token>") if self._token else text
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(token=<hidden>)"
+
+
+class _Pacer:
+    """Decides when the next attempt of any request may go out.
+
+    It combines the run's deadline, the time DPF last asked us to keep away
+    (``Retry-After``) and a token bucket.  DPF publishes no rate numbers, only
+    that "extremely many" requests get 429; IIJ's own SDK allows 5 per second
+    with bursts of 10, and so do we by default.
+    """
+
+    def __init__(self, rate: float, burst: int, deadline: Deadline) -> None:
+        self.deadline = deadline
         self._rate = rate
-        self._burst = float(burst)
-        self._tokens = float(burst)
+        self._burst = float(max(1, burst))
+        self._tokens = self._burst
         self._last = time.monotonic()
+        self._not_before = 0.0
         self._lock = threading.Lock()
 
-    def send(
-        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        if self._rate > 0:
-            self._take()
-        return super().send(request, *args, **kwargs)
+    def defer(self, seconds: float) -> None:
+        """Remember that DPF asked for no request in the next ``seconds``."""
+        with self._lock:
+            self._not_before = max(self._not_before, time.monotonic() + seconds)
+
+    def before_request(self) -> None:
+        held = self._not_before - time.monotonic()
+        if held > 0:
+            self._sleep_within_budget(
+                held, f"DPF asked to wait {held:.0f} more seconds (Retry-After)"
+            )
+        self._take()
+
+    def before_retry(self, wait: float, asked: bool) -> None:
+        if asked:
+            self.defer(wait)
+            reason = f"DPF asked to wait {wait:.0f} seconds (Retry-After)"
+        else:
+            reason = f"the next retry is due in {wait:.1f} seconds"
+        wait = max(wait, self._not_before - time.monotonic())
+        self._sleep_within_budget(wait, reason)
+        self._take()
+
+    def _sleep_within_budget(self, wait: float, reason: str) -> None:
+        remaining = self.deadline.remaining()
+        if wait >= remaining:
+            # Sleeping to the end of the budget and then calling would be
+            # useless, and calling earlier than asked would be rude.
+            raise _OutOfTime(f"{reason}, and only {remaining:.0f} seconds of it remain")
+        if wait > 0:
+            logger.debug("Waiting %.1f seconds before the next DPF request (%s).", wait, reason)
+            time.sleep(wait)
 
     def _take(self) -> None:
+        if self._rate <= 0:
+            return
         with self._lock:
             now = time.monotonic()
             self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
             self._last = now
             if self._tokens < 1.0:
-                wait = (1.0 - self._tokens) / self._rate
-                time.sleep(wait)
+                time.sleep((1.0 - self._tokens) / self._rate)
                 self._last = time.monotonic()
                 self._tokens = 0.0
             else:
                 self._tokens -= 1.0
 
 
+class _DpfRetry(Retry):
+    """urllib3 ``Retry`` that never repeats a write DPF may have processed.
+
+    Reads are retried on 429/500/502/503/504 and on connect and read errors.
+    Writes are retried only on 429/503 and on connections that were never
+    established: a lost answer after an accepted POST would otherwise create
+    a second record.  Every wait goes through the :class:`_Pacer`, so
+    ``Retry-After`` is honoured in full, the deadline is respected and retries
+    use the rate limit like first attempts do.
+    """
+
+    pacer: _Pacer | None = None
+
+    def new(self, **kw: Any) -> _DpfRetry:
+        retry = super().new(**kw)
+        retry.pacer = self.pacer
+        return retry
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() in READ_METHODS:
+            return status_code in _READ_RETRY_STATUSES
+        return status_code in _NOT_PROCESSED_STATUSES
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> _DpfRetry:
+        if (
+            error is not None
+            and (method is None or method.upper() not in READ_METHODS)
+            and not self._is_connection_error(error)
+        ):
+            raise error.with_traceback(_stacktrace)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def get_retry_after(self, response: Any) -> float | None:
+        value = response.headers.get("Retry-After")
+        return None if value is None else parse_retry_after(value)
+
+    def sleep(self, response: Any = None) -> None:
+        asked = self.get_retry_after(response) if response is not None else None
+        wait = asked if asked is not None else self.get_backoff_time()
+        if self.pacer is None:
+            time.sleep(wait)
+        else:
+            self.pacer.before_retry(wait, asked is not None)
+
+
+def parse_retry_after(value: str) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta or HTTP date), uncapped.
+
+    A malformed value (say "0.5") gives ``None``, which falls back to backoff
+    rather than turning a retry into a failure.
+    """
+    value = value.strip()
+    if re.fullmatch(r"[0-9]+", value):
+        return float(int(value))
+    parsed = email.utils.parsedate_tz(value)
+    if parsed is None:
+        return None
+    return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+
+
+def _retry_policy(total: int, pacer: _Pacer) -> _DpfRetry:
+    retry = _DpfRetry(
+        total=total,
+        # A refused connection rarely heals within seconds; fail fast on it.
+        connect=min(total, 3),
+        read=total,
+        status=total,
+        # Errors that are neither connect nor read errors (TLS and the like)
+        # do not heal by repeating either.
+        other=0,
+        backoff_factor=0.5,
+        status_forcelist=_READ_RETRY_STATUSES,
+        allowed_methods=None,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+        raise_on_redirect=False,
+    )
+    retry.pacer = pacer
+    return retry
+
+
+class _DeadlineTimeout(Timeout):
+    """Connect and read timeouts that shrink to the time left in the run.
+
+    urllib3 clones the timeout for every attempt, retries included; each
+    clone takes the deadline's remaining time at that moment.
+    """
+
+    def __init__(self, connect: float, read: float, deadline: Deadline) -> None:
+        super().__init__(connect=connect, read=read)
+        self._caps = (connect, read)
+        self._deadline = deadline
+
+    def clone(self) -> Timeout:
+        remaining = self._deadline.remaining()
+        if remaining <= 0:
+            raise _OutOfTime()
+        connect, read = self._caps
+        return Timeout(connect=min(connect, remaining), read=min(read, remaining))
+
+
+class _PacedAdapter(HTTPAdapter):
+    """The adapter where every request's first attempt waits for the :class:`_Pacer`."""
+
+    def __init__(self, pacer: _Pacer, retries: Retry) -> None:
+        super().__init__(max_retries=retries)
+        self._pacer = pacer
+
+    def send(
+        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        self._pacer.before_request()
+        return super().send(request, *args, **kwargs)
+
+
 def validate_endpoint(endpoint: str) -> str:
     """Return the endpoint without a trailing slash, or raise ``DpfError``.
 
     Plain HTTP is refused except on loopback, so that a typo cannot send the
-    token over the network in clear text.
+    token over the network in clear text.  User info, a query string and a
+    fragment are refused too: every path is appended to the endpoint, and the
+    token is the only credential DPF takes.
     """
-    parts = urlsplit(endpoint.strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    text = endpoint.strip()
+    parts = urlsplit(text)
+    shown = repr(_redact_userinfo(text))
+    if parts.scheme not in ("https", "http") or not parts.netloc:
         raise DpfError(
-            f"The DPF endpoint {endpoint!r} is not an http(s) URL; "
+            f"The DPF endpoint {shown} is not an http(s) URL; "
             f"leave it unset to use {DEFAULT_ENDPOINT}."
         )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if "@" in parts.netloc:
         raise DpfError(
-            f"The DPF endpoint {endpoint!r} uses plain http; the token must only travel "
+            f"The DPF endpoint {shown} contains user info (user:password@ before the host); "
+            "remove it: DPF takes only the API token from the credentials file."
+        )
+    if "?" in text:
+        raise DpfError(
+            f"The DPF endpoint {shown} contains a query string; remove the '?' and what "
+            "follows it, since API paths are appended to the endpoint."
+        )
+    if "#" in text:
+        raise DpfError(
+            f"The DPF endpoint {shown} contains a fragment; remove the '#' and what follows it."
+        )
+    try:
+        hostname = parts.hostname
+        if parts.port is not None and parts.port == 0:
+            hostname = None
+    except ValueError:  # a malformed port
+        hostname = None
+    if not hostname:
+        raise DpfError(
+            f"The DPF endpoint {shown} has no valid host; leave it unset to use {DEFAULT_ENDPOINT}."
+        )
+    if parts.scheme == "http" and not _is_loopback(hostname):
+        raise DpfError(
+            f"The DPF endpoint {shown} uses plain http; the token must only travel "
             "over https (plain http is accepted for loopback addresses only)."
         )
-    return endpoint.strip().rstrip("/")
+    return text.rstrip("/")
+
+
+def _redact_userinfo(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}{sep}{authority}{slash}{path}"
 
 
 def _is_loopback(host: str) -> bool:
@@ -153,6 +381,7 @@ class DpfClient:
         endpoint: str,
         token: str,
         *,
+        deadline: Deadline | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         retries: int = 6,
@@ -160,14 +389,18 @@ class DpfClient:
         burst: int = 10,
     ) -> None:
         self.endpoint = validate_endpoint(endpoint)
-        self._timeout = (connect_timeout, read_timeout)
+        self.deadline = deadline if deadline is not None else Deadline.unbounded()
+        self._timeouts = (connect_timeout, read_timeout)
+        self._retries = retries
+        self._pacer = _Pacer(rate, burst, self.deadline)
+        self._auth = _BearerAuth(token)
         self._session = requests.Session()
-        adapter = _RateLimitedAdapter(rate, burst, _retry_policy(retries))
+        self._session.auth = self._auth
+        adapter = _PacedAdapter(self._pacer, _retry_policy(retries, self._pacer))
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._session.headers.update(
             {
-                "Authorization": f"Bearer {token}",
                 "Content-Type": "application/json",
                 "Accept": "application/json",
                 "User-Agent": f"certbot-dns-iijdpf/{__version__}",
@@ -177,36 +410,75 @@ class DpfClient:
     def __repr__(self) -> str:
         return f"DpfClient(endpoint={self.endpoint!r})"
 
-    def close(self) -> None:
-        self._session.close()
-
     # -- reads -------------------------------------------------------------
 
     def get(self, path: str, params: Params | None = None) -> JsonObject:
         """GET ``path`` and return the whole JSON body."""
         return self._request("GET", path, params=params)
 
+    def count(self, path: str, params: Params | None = None) -> int:
+        """The ``count`` that ``<path>/count`` reports for the same filters."""
+        body = self.get(f"{path}/count", params)
+        result = body.get("result")
+        count = result.get("count") if isinstance(result, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise DpfProtocolError(f"DPF answered GET {path}/count without a valid count.")
+        return count
+
     def get_all(self, path: str, params: Params | None = None) -> list[JsonObject]:
-        """GET every page of a list and return the concatenated ``results``."""
+        """GET every item of a list and return the concatenated ``results``.
+
+        The count comes first, so that a server that returns fewer items per
+        page than asked cannot make a partial listing look complete.  More
+        items than counted is fine (rows added meanwhile); fewer is read once
+        more and then an error.
+        """
+        listed = expected = 0
+        for _ in range(2):
+            expected = self.count(path, params)
+            items, listed = self._list(path, params, expected)
+            if listed >= expected:
+                return items
+            logger.debug(
+                "DPF listed %d of the %d items of %s it counted; reading it again.",
+                listed,
+                expected,
+                path,
+            )
+        raise DpfProtocolError(
+            f"DPF listed {listed} of the {expected} items that {path}/count reports, "
+            "twice in a row; the listing is incomplete, so nothing is changed on the "
+            "strength of it. Try again later."
+        )
+
+    def _list(
+        self, path: str, params: Params | None, expected: int
+    ) -> tuple[list[JsonObject], int]:
         items: list[JsonObject] = []
-        offset = 0
-        while True:
+        listed = 0
+        # Each non-empty page adds at least one item, so this ends.
+        while listed < expected:
             page_params: Params = dict(params or {})
-            page_params.update({"offset": offset, "limit": PAGE_LIMIT})
-            body = self.get(path, page_params)
-            results = body.get("results")
+            page_params.update({"offset": listed, "limit": PAGE_LIMIT})
+            results = self.get(path, page_params).get("results")
             if not isinstance(results, list):
                 raise DpfProtocolError(f"DPF answered GET {path} without a 'results' list.")
+            if not results:
+                break
+            listed += len(results)
             items.extend(r for r in results if isinstance(r, dict))
-            if len(results) < PAGE_LIMIT:
-                return items
-            offset += PAGE_LIMIT
+        return items, listed
 
     # -- writes ------------------------------------------------------------
 
     def write(self, method: str, path: str, body: JsonObject | None = None) -> str:
-        """Send an asynchronous write and return its job id (the ``request_id``)."""
-        answer = self._request(method, path, body=body)
+        """Send an asynchronous write and return its job id (the ``request_id``).
+
+        Raises :class:`WriteOutcomeUnknown` when the answer was lost after DPF
+        may have processed the write, and :class:`DpfTransportError` when DPF
+        certainly did not (it stayed busy, or could not be reached).
+        """
+        answer = self._request(method.upper(), path, body=body)
         request_id = answer.get("request_id")
         if not isinstance(request_id, str) or not request_id:
             raise DpfProtocolError(f"DPF accepted {method} {path} but returned no request_id.")
@@ -228,43 +500,112 @@ class DpfClient:
     ) -> JsonObject:
         url = self.endpoint + path
         operation = f"{method} {path}"
+        self.deadline.check(operation)
         data = json.dumps(body) if body is not None else None
+        connect, read = self._timeouts
+        # requests passes a urllib3 Timeout through untouched; its stubs only
+        # know numbers and tuples.
+        timeout = cast(Any, _DeadlineTimeout(connect, read, self.deadline))
         try:
             response = self._session.request(
-                method, url, params=params, data=data, timeout=self._timeout
+                method,
+                url,
+                params=params,
+                data=data,
+                timeout=timeout,
+                allow_redirects=False,
             )
-        except requests.exceptions.RetryError as exc:
-            raise DpfTransportError(
-                f"DPF kept answering {operation} with errors after several retries ({_cause(exc)})."
-            ) from None
-        except requests.exceptions.Timeout:
-            raise DpfTransportError(
-                f"DPF did not answer {operation} within {self._timeout[1]:.0f} seconds "
-                f"(endpoint {self.endpoint})."
-            ) from None
+        except _OutOfTime as exc:
+            raise self.deadline.error(operation, exc.reason) from None
         except requests.exceptions.RequestException as exc:
-            raise DpfTransportError(
-                f"Could not reach the DPF API at {self.endpoint} ({_cause(exc)}). "
-                "Check the endpoint, your network and any proxy settings (HTTPS_PROXY)."
+            raise self._failure(method, operation, exc) from None
+        except ValueError as exc:
+            # http.client rejects malformed header values with the value in
+            # the message; never let that reach a log.
+            raise DpfError(
+                f"Could not send {operation}: {self._auth.redact(str(exc))[:200]}"
             ) from None
-        return self._read(response, operation)
+        return self._read(response, method, operation)
 
-    @staticmethod
-    def _read(response: requests.Response, operation: str) -> JsonObject:
+    def _failure(self, method: str, operation: str, exc: BaseException) -> DpfError:
+        root = _root_cause(exc)
+        connect_failed = isinstance(root, ConnectTimeoutError)
+        if method not in READ_METHODS and not connect_failed and not _certificate_error(root):
+            if isinstance(root, ReadTimeoutError):
+                cause = "no answer before the read timeout"
+            elif isinstance(root, ProtocolError):
+                cause = f"the connection broke after the request was sent: {_describe(root)}"
+            else:
+                cause = _describe(root)
+            return WriteOutcomeUnknown(operation, self._auth.redact(cause))
+        if isinstance(root, (ReadTimeoutError, ConnectTimeoutError)) and self.deadline.expired():
+            # The timeout was cut short by the run's budget, not by DPF's pace.
+            return self.deadline.error(operation)
+        if isinstance(root, ReadTimeoutError):
+            return DpfTransportError(
+                f"DPF did not answer {operation} within {self._timeouts[1]:.0f} seconds "
+                f"(endpoint {self.endpoint})."
+            )
+        if connect_failed and not isinstance(root, NewConnectionError):
+            return DpfTransportError(
+                f"Could not connect to the DPF API at {self.endpoint} within "
+                f"{self._timeouts[0]:.0f} seconds. Check the endpoint, your network and any "
+                "proxy settings (HTTPS_PROXY)."
+            )
+        return DpfTransportError(
+            f"Could not reach the DPF API at {self.endpoint} "
+            f"({self._auth.redact(_describe(root))}). "
+            "Check the endpoint, your network and any proxy settings (HTTPS_PROXY)."
+        )
+
+    def _read(self, response: requests.Response, method: str, operation: str) -> JsonObject:
+        status = response.status_code
         content_type = response.headers.get("Content-Type", "")
+        if 300 <= status < 400:
+            raise DpfProtocolError(
+                f"DPF answered {operation} with a redirect (HTTP {status}"
+                f"{_location(response)}), which is not followed so that the token only goes "
+                f"to the configured endpoint {self.endpoint}. Check the endpoint URL."
+            )
         try:
             body = response.json()
         except ValueError:
+            body = None
+        error_type = str(body.get("error_type", "")) if isinstance(body, dict) else ""
+        described = f"HTTP {status}" + (f" {error_type}" if error_type else "")
+        if status in _NOT_PROCESSED_STATUSES:
+            asked = response.headers.get("Retry-After")
+            wait = parse_retry_after(asked) if asked is not None else None
+            if wait:
+                self._pacer.defer(wait)
+            raise DpfTransportError(
+                f"DPF kept answering {operation} with {described} after {self._retries} "
+                "retries; it is rate limiting or busy and did not process the request. "
+                "Try again later."
+            )
+        if method not in READ_METHODS and status >= 500:
+            raise WriteOutcomeUnknown(operation, described)
+        if body is None:
             raise DpfProtocolError(
-                f"DPF answered {operation} with HTTP {response.status_code} and a body that "
+                f"DPF answered {operation} with HTTP {status} and a body that "
                 f"is not JSON (Content-Type {content_type or 'unset'}); a proxy or gateway "
                 "between this host and DPF may have answered instead."
-            ) from None
+            )
         if not isinstance(body, dict):
             raise DpfProtocolError(f"DPF answered {operation} with JSON that is not an object.")
-        if response.status_code >= 400:
-            raise _api_error(response.status_code, body, operation)
+        if status >= 400:
+            raise _api_error(status, body, operation)
         return body
+
+
+def _location(response: requests.Response) -> str:
+    location = response.headers.get("Location")
+    if not location:
+        return ""
+    parts = urlsplit(location)
+    # Only where it points, not any query or credentials it carries.
+    where = f"{parts.scheme}://{parts.hostname}{parts.path}" if parts.hostname else parts.path
+    return f" to {where[:200]}"
 
 
 def _api_error(status: int, body: JsonObject, operation: str) -> DpfApiError:
@@ -287,21 +628,49 @@ def _api_error(status: int, body: JsonObject, operation: str) -> DpfApiError:
         tuple(details),
         str(body.get("request_id", "")),
         operation,
+        str(body.get("block_id", "") or ""),
     )
 
 
-def _cause(exc: BaseException) -> str:
+def _root_cause(exc: BaseException) -> BaseException:
+    """The urllib3 error under requests' and urllib3's wrappers."""
+    inner = exc
+    for _ in range(10):
+        if isinstance(inner, MaxRetryError) and inner.reason is not None:
+            inner = inner.reason
+        elif isinstance(inner, _Urllib3ProxyError) and inner.original_error is not None:
+            inner = inner.original_error
+        elif (
+            isinstance(inner, requests.exceptions.RequestException)
+            and inner.args
+            and isinstance(inner.args[0], BaseException)
+        ):
+            inner = inner.args[0]
+        else:
+            break
+    return inner
+
+
+def _certificate_error(exc: BaseException) -> bool:
+    # A certificate is checked during the handshake, before any request byte.
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        nested = [a for a in getattr(seen, "args", ()) if isinstance(a, BaseException)]
+        seen = nested[0] if nested else seen.__cause__
+    return False
+
+
+def _describe(exc: BaseException) -> str:
     """A short description of a transport failure that never includes headers."""
     inner: BaseException = exc
-    while True:
-        reason = getattr(inner, "reason", None)
-        if isinstance(reason, BaseException):
-            inner = reason
-            continue
-        if inner.__context__ is not None and inner is exc:
-            inner = inner.__context__
-            continue
-        break
+    if isinstance(exc, ProtocolError):
+        nested = [a for a in exc.args if isinstance(a, BaseException)]
+        if nested:
+            inner = nested[0]
     name = type(inner).__name__
     text = str(inner)
     # urllib3 messages name the pool and URL, never the headers; keep them short.

@@ -3,9 +3,13 @@
 A common setup points ``_acme-challenge.example.com`` at a name in a small
 validation zone, so that the API token needs rights on that zone only.  ACME
 servers follow the CNAME, so the TXT record must be written at its target.
-The lookup goes through the system resolver; when it fails (no resolver, a
-timeout) the name is used as it is, so that a broken lookup never breaks a
-setup without CNAMEs.
+
+:func:`follow` walks a chain with whatever lookup it is given.  The publisher
+asks DPF's own records for names in zones the token sees (a resolver would
+answer from a wildcard CNAME, or from its own view of the zone), and
+:func:`lookup_cname`, the system resolver, only for the others.  When that
+lookup fails (no resolver, a timeout) the name is used as it is, so that a
+broken lookup never breaks a setup without CNAMEs.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ class DpfApiError(DpfError):
         details: tuple[ErrorDetail, ...] = (),
         request_id: str = "",
         operation: str = "",
+        block_id: str = "",
     ) -> None:
         self.status = status
         self.error_type = error_type
@@ -49,6 +50,7 @@ class DpfApiError(DpfError):
         self.details = details
         self.request_id = request_id
         self.operation = operation
+        self.block_id = block_id
         super().__init__(self._describe())
 
     def has_detail(self, code: str, attribute: str) -> bool:
@@ -65,11 +67,58 @@ class DpfApiError(DpfError):
         if self.operation:
             parts.append(f" (request: {self.operation}")
             parts.append(f", request_id {self.request_id})" if self.request_id else ")")
+        if self.block_id:
+            # DPF's security filter (406) names the block; only IIJ can look it up.
+            parts.append(
+                f"; DPF's security filter blocked the request with block_id {self.block_id}: "
+                f"quote block_id {self.block_id} to IIJ support if it should not have been"
+            )
         return "".join(parts)
 
 
 class DpfTransportError(DpfError):
     """The API could not be reached, or did not answer in time, after retries."""
+
+
+class WriteOutcomeUnknown(DpfError):
+    """A write's answer was lost after DPF may have processed it.
+
+    A 5xx answer other than 503, a read timeout, or a connection reset or
+    closed after the request went out: DPF may have accepted the write, so it
+    is not sent again; the caller has to re-read the zone to learn whether it
+    happened.  ``operation`` is the request, e.g. ``POST /zones/x/records``.
+    """
+
+    def __init__(self, operation: str, cause: str) -> None:
+        self.operation = operation
+        self.cause = cause
+        super().__init__(
+            f"The answer to {operation} was lost ({cause}); DPF may or may not have "
+            "processed it, so it is not sent again."
+        )
+
+
+class RunTimeoutError(DpfError):
+    """The run's time budget ran out (or would run out) while waiting for something."""
+
+    def __init__(
+        self,
+        waiting_for: str,
+        seconds: float,
+        *,
+        option: str = "--dns-iijdpf-timeout-seconds",
+        reason: str = "",
+    ) -> None:
+        self.waiting_for = waiting_for
+        self.seconds = seconds
+        self.option = option
+        self.reason = reason
+        budget = f"The run's time budget of {seconds:.0f} seconds ({option})"
+        if reason:
+            text = f"{budget} does not leave enough time for {waiting_for}: {reason}"
+        else:
+            text = f"{budget} ran out while waiting for {waiting_for}"
+        super().__init__(f"{text}; raise {option} if DPF is this slow.")
 
 
 class DpfProtocolError(DpfError):
@@ -79,9 +128,9 @@ class DpfProtocolError(DpfError):
 class DpfJobError(DpfError):
     """An asynchronous DPF job FAILED, or did not finish within the time allowed."""
 
-    def __init__(self, message: str, error_type: str = "", error_message: str = "") -> None:
-        self.error_type = error_type
-        self.error_message = error_message
+    def __init__(self, message: str, *, still_running: bool = False) -> None:
+        #: True when the job had not ended: its write may still land later.
+        self.still_running = still_running
         super().__init__(message)
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from certbot_dns_iijdpf.client import DpfClient, JsonObject
+from certbot_dns_iijdpf.deadline import Deadline
 from certbot_dns_iijdpf.errors import DpfJobError, DpfProtocolError
 
 logger = logging.getLogger(__name__)
@@ -31,10 +32,12 @@ class JobWaiter:
         timeout: float = DEFAULT_JOB_TIMEOUT,
         first_poll: float = 0.5,
         max_interval: float = 5.0,
+        deadline: Deadline | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
+        self._deadline = deadline if deadline is not None else Deadline.unbounded()
         self._timeout = timeout
         self._first_poll = first_poll
         self._max_interval = max_interval
@@ -42,12 +45,19 @@ class JobWaiter:
         self._sleep = sleep
         self._typical: float | None = None
 
+    @property
+    def typical_seconds(self) -> float | None:
+        """How long jobs have taken on this endpoint so far, or None before the first."""
+        return self._typical
+
     def wait(self, jobs: Iterable[tuple[str, str]]) -> dict[str, JsonObject]:
         """Wait for every ``(request_id, description)`` and return their final objects.
 
         Raises :class:`DpfJobError` naming the first job that FAILED (with
         DPF's ``error_type`` and ``error_message``) or that was still RUNNING
-        when the time ran out.  All jobs are read to the end first, so that a
+        when the time ran out (``still_running``), and
+        :class:`~certbot_dns_iijdpf.errors.RunTimeoutError` when the run's
+        budget ends first.  All jobs are read to the end first, so that a
         failure of one does not leave the caller guessing about the others.
         """
         described = dict(jobs)
@@ -61,6 +71,9 @@ class JobWaiter:
         interval = self._first_poll
         saw_running = False
         while True:
+            if self._deadline.remaining() < max(0.05, delay):
+                request_id, what = next(iter(pending.items()))
+                raise self._deadline.error(f"DPF job {request_id} ({what})")
             self._sleep(max(0.05, delay))
             for request_id in list(pending):
                 job = self._client.job(request_id)
@@ -84,7 +97,8 @@ class JobWaiter:
                 raise DpfJobError(
                     f"DPF job {request_id} ({what}) was still RUNNING after "
                     f"{self._timeout:.0f} seconds; DPF may be overloaded. Check the zone's "
-                    "state in the DPF console before trying again."
+                    "state in the DPF console before trying again.",
+                    still_running=True,
                 )
             delay = interval
             interval = min(self._max_interval, interval * 1.5)
@@ -95,9 +109,7 @@ class JobWaiter:
             error_type = str(job.get("error_type", ""))
             error_message = str(job.get("error_message", ""))
             raise DpfJobError(
-                f"DPF job {request_id} ({what}) FAILED: {error_type}: {error_message}",
-                error_type,
-                error_message,
+                f"DPF job {request_id} ({what}) FAILED: {error_type}: {error_message}"
             )
         return finished
 

@@ -28,6 +28,7 @@ import dns.query
 import dns.rdatatype
 import dns.resolver
 
+from certbot_dns_iijdpf.deadline import Deadline
 from certbot_dns_iijdpf.errors import DpfError
 
 logger = logging.getLogger(__name__)
@@ -110,10 +111,12 @@ class PropagationWaiter:
         fallback_seconds: float = DEFAULT_FALLBACK_SECONDS,
         query: Query = query_txt,
         resolve: Callable[[str], list[str]] = resolve_addresses,
+        deadline: Deadline | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.timeout = timeout
+        self._deadline = deadline if deadline is not None else Deadline.unbounded()
         self._interval = interval
         self._query_timeout = query_timeout
         self._unreachable_after = unreachable_after
@@ -127,10 +130,12 @@ class PropagationWaiter:
         """Return once every nameserver serves every expected TXT value.
 
         Raises :class:`PropagationError` naming the lagging servers when the
-        upper bound (``--dns-iijdpf-propagation-seconds``) runs out.
+        upper bound (``--dns-iijdpf-propagation-seconds``) runs out, and
+        :class:`~certbot_dns_iijdpf.errors.RunTimeoutError` when the run's
+        budget ends first.  A bound of 0 turns the check (and its wait) off.
         """
         expectations = [e for e in expectations if e.txt]
-        if not expectations:
+        if not expectations or self.timeout <= 0:
             return
         servers = self._servers(expectations)
         blind = {e.zone for e in expectations} - {s.zone for s in servers}
@@ -162,6 +167,8 @@ class PropagationWaiter:
                 break
             if elapsed >= self.timeout:
                 raise PropagationError(self._timeout_message(waiting))
+            if self._deadline.remaining() < self._interval:
+                raise self._deadline.error("the nameservers to serve the challenge")
             self._sleep(self._interval)
         if blind:
             remaining = max(0.0, self._fallback - (self._clock() - started))
@@ -171,7 +178,7 @@ class PropagationWaiter:
                 ", ".join(sorted(z.rstrip(".") for z in blind)),
                 remaining,
             )
-            self._sleep(remaining)
+            self._sleep(self._deadline.cap(remaining))
         else:
             logger.info("Every nameserver serves the challenge records.")
 
@@ -193,7 +200,8 @@ class PropagationWaiter:
     def _check(self, server: _Server, expected: Mapping[str, set[str]]) -> None:
         for name, values in expected.items():
             try:
-                served = self._query(name, server.address, self._query_timeout)
+                timeout = max(0.1, self._deadline.cap(self._query_timeout))
+                served = self._query(name, server.address, timeout)
             except (dns.exception.DNSException, OSError) as exc:
                 logger.debug("Query to %s (%s) failed: %s", server.hostname, server.address, exc)
                 return

@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from certbot_dns_iijdpf.client import DpfClient
-from certbot_dns_iijdpf.errors import ZoneNotFoundError
+from certbot_dns_iijdpf.errors import DpfApiError, DpfError, ZoneNotFoundError
+
+PUBLISHED = 2
 
 
 def canonical(name: str) -> str:
@@ -28,7 +30,9 @@ class Zone:
     id: str
     name: str
     service_code: str
-    proxy_enabled: bool = False
+    # None where the zone object does not say (API 3.7.0 moved it to its own endpoint).
+    proxy_enabled: bool | None = False
+    state: int = PUBLISHED
 
     def contains(self, fqdn: str) -> bool:
         fqdn = canonical(fqdn)
@@ -42,6 +46,7 @@ class ZoneDirectory:
         self._client = client
         self._service_codes = frozenset(c.lower() for c in service_codes) if service_codes else None
         self._zones: list[Zone] | None = None
+        self._checked: set[str] = set()
 
     def zones(self) -> list[Zone]:
         if self._zones is None:
@@ -55,9 +60,48 @@ class ZoneDirectory:
         """The zone that holds ``fqdn``: the longest matching suffix."""
         fqdn = canonical(fqdn)
         matches = [z for z in self.zones() if z.contains(fqdn)]
-        if matches:
-            return max(matches, key=lambda z: len(z.name))
-        raise ZoneNotFoundError(self._not_found_message(fqdn))
+        if not matches:
+            raise ZoneNotFoundError(self._not_found_message(fqdn))
+        longest = max(len(z.name) for z in matches)
+        best = [z for z in matches if len(z.name) == longest]
+        if len(best) > 1:
+            codes = ", ".join(sorted(z.service_code for z in best))
+            raise DpfError(
+                f"The token sees {len(best)} DPF zones named {best[0].name.rstrip('.')} "
+                f"(service codes {codes}); the plugin cannot tell which one the world "
+                "sees. Set dns_iijdpf_service_codes in the credentials file to the service "
+                "code of the zone that is delegated."
+            )
+        return best[0]
+
+    def check_writable(self, zone: Zone) -> None:
+        """Raise when the zone cannot publish a challenge: not yet published, or proxied."""
+        if zone.id in self._checked:
+            return
+        label = zone.name.rstrip(".")
+        if zone.state != PUBLISHED:
+            raise DpfError(
+                f"Zone {label} is not published yet in DPF (state {zone.state}), so no "
+                "nameserver serves it and no challenge in it can succeed. Publish the zone "
+                "in the DPF console first."
+            )
+        proxy = zone.proxy_enabled
+        if proxy is None:
+            try:
+                result = self._client.get(f"/zones/{zone.id}/zone_proxy").get("result")
+            except DpfApiError as exc:
+                if exc.is_token_rejected:
+                    raise
+                # An API without the endpoint: a proxied zone still shows itself
+                # with forbidden/zone on the first write.
+                result = None
+            proxy = isinstance(result, dict) and result.get("enabled") == 1
+        if proxy:
+            raise DpfError(
+                f"Zone {label} has zone proxy enabled, which makes its records read-only "
+                "in DPF; the challenge records cannot be created there."
+            )
+        self._checked.add(zone.id)
 
     def _not_found_message(self, fqdn: str) -> str:
         zones = self.zones()
@@ -81,9 +125,12 @@ class ZoneDirectory:
 
 
 def _zone(item: dict[str, object]) -> Zone:
+    proxy = item.get("zone_proxy_enabled")
+    state = item.get("state")
     return Zone(
         id=str(item.get("id", "")),
         name=canonical(str(item.get("name", ""))),
         service_code=str(item.get("service_code", "")),
-        proxy_enabled=item.get("zone_proxy_enabled") == 1,
+        proxy_enabled=None if proxy is None else proxy == 1,
+        state=state if isinstance(state, int) else PUBLISHED,
     )

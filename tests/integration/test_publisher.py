@@ -15,12 +15,12 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from certbot_dns_iijdpf.challenges import Challenge, ChallengePublisher
 from certbot_dns_iijdpf.client import DpfClient
-from certbot_dns_iijdpf.errors import DpfJobError
+from certbot_dns_iijdpf.errors import DpfError
 from certbot_dns_iijdpf.jobs import JobWaiter
 from certbot_dns_iijdpf.journal import Journal
 from certbot_dns_iijdpf.propagation import PropagationWaiter
+from certbot_dns_iijdpf.publisher import Challenge, ChallengePublisher
 from certbot_dns_iijdpf.zones import ZoneDirectory
 from tests.dpf_emulator import (
     Emulator,
@@ -83,7 +83,7 @@ def publisher(emulator: Emulator, tmp_path: Path, job_timeout: float = 10) -> Ch
         jobs=JobWaiter(client, timeout=job_timeout),
         propagation=PropagationWaiter(10, query=query, resolve=resolve),
         journal=Journal(tmp_path / "journal.json"),
-        follow_cname=lambda name: name,
+        follow_cname=False,
     )
 
 
@@ -109,19 +109,18 @@ def test_publish_serves_both_values_on_every_nameserver_then_withdraw_removes_th
     assert not (tmp_path / "journal.json").read_text().count(V1)
 
 
-def test_a_job_that_never_ends_stops_the_run_and_cleanup_still_withdraws(
+def test_a_job_that_never_ends_is_given_up_on_and_the_zone_read_again(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     emulator.add_fault(JobFaultRule("stuck", kind="apply", times=1))
     pub = publisher(emulator, tmp_path, job_timeout=1.5)
     challenges = [Challenge(NAME, V1)]
-    with pytest.raises(
-        DpfJobError, match=r"\(apply zone example\.com\) was still RUNNING after 2 s"
-    ):
-        pub.publish(challenges)
-    assert txt_rows(emulator) == [(1, [f'"{V1}"'])]
+    pub.publish(challenges)
+    assert txt_rows(emulator) == [(0, [f'"{V1}"'])]
     pub.withdraw(challenges)
     assert txt_rows(emulator) == []
+    # The stuck job might still land: the journal keeps the value for the next run.
+    assert V1 in (tmp_path / "journal.json").read_text()
 
 
 def test_a_crashed_run_is_finished_by_the_next_one(emulator: Emulator, tmp_path: Path) -> None:
@@ -147,11 +146,11 @@ def test_a_write_job_that_keeps_failing_reports_dpfs_words(
 ) -> None:
     emulator.add_fault(
         JobFaultRule(
-            "fail", kind="record_post", times=5, error_type="SystemError", error_message="disk full"
+            "fail", kind="record_post", error_type="SystemError", error_message="disk full"
         )
     )
     pub = publisher(emulator, tmp_path)
-    with pytest.raises(DpfJobError, match="FAILED: SystemError: disk full"):
+    with pytest.raises(DpfError, match="FAILED: SystemError: disk full"):
         pub.publish([Challenge(NAME, V1), Challenge("_acme-challenge.www.example.com.", V2)])
     assert emulator.applies(ZONE) == 0
     pub.withdraw([Challenge(NAME, V1)])

@@ -13,9 +13,9 @@ import pytest
 from certbot import errors
 from certbot.plugins import dns_test_common
 
-from certbot_dns_iijdpf.authenticator import Authenticator, _absolute_path
-from certbot_dns_iijdpf.challenges import Challenge
+from certbot_dns_iijdpf.authenticator import Authenticator, _absolute_path, given_on_command_line
 from certbot_dns_iijdpf.errors import DpfApiError, DpfError, ErrorDetail
+from certbot_dns_iijdpf.publisher import Challenge
 
 
 class StubPublisher:
@@ -144,3 +144,25 @@ def test_cleanup_does_nothing_when_perform_never_started(tmp_path: Path) -> None
     auth._publisher = stub  # type: ignore[assignment]
     auth.cleanup([dns_test_common.BaseAuthenticatorTest.achall])
     assert stub.withdrawn == []
+
+
+def test_publish_pending_edits_counts_only_on_this_runs_command_line() -> None:
+    flag = "--dns-iijdpf-publish-pending-edits"
+    assert given_on_command_line(flag, ["certonly", flag, "-d", "x"])
+    assert given_on_command_line(flag, ["renew", "--dns-iijdpf-publish-pending=true"])
+    # A renewal restores the stored option, but its command line does not give it.
+    assert not given_on_command_line(flag, ["renew", "--dns-iijdpf-propagation-seconds", "9"])
+    assert not given_on_command_line(flag, ["renew", "--dns-iijdpf-p", "9"])
+    assert not given_on_command_line(flag, ["renew", "--", flag])
+
+
+def test_publish_pending_edits_from_the_renewal_configuration_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    auth = make(tmp_path, publish_pending_edits=True)
+    monkeypatch.setattr("sys.argv", ["certbot", "renew", "-q"])
+    with caplog.at_level(logging.WARNING):
+        assert auth._publish_pending() is False
+    assert "applies only to the run whose command line gives it" in caplog.text
+    monkeypatch.setattr("sys.argv", ["certbot", "certonly", "--dns-iijdpf-publish-pending-edits"])
+    assert auth._publish_pending() is True
