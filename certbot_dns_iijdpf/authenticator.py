@@ -85,8 +85,8 @@ class Authenticator(dns_common.DNSAuthenticator):
             type=int,
             help="The longest time, in seconds, to wait for every DPF nameserver of the zone "
             "to serve the challenge; the plugin goes on as soon as they all do. If the "
-            "nameservers cannot be queried from this host, it waits min(120, this) "
-            f"seconds instead. (default: {default_propagation_seconds})",
+            "nameservers cannot be queried from this host, it waits this long instead; "
+            f"0 skips the check and the wait. (default: {default_propagation_seconds})",
         )
         add(
             "credentials",
@@ -101,7 +101,8 @@ class Authenticator(dns_common.DNSAuthenticator):
             help="The longest time, in seconds, that the plugin may take to publish the "
             "challenges (every DPF request, job, retry and the nameserver check); past it "
             f"the run fails and names what it was waiting for. Cleanup gets up to "
-            f"{CLEANUP_SECONDS:.0f} more seconds. (default: {DEFAULT_TIMEOUT_SECONDS})",
+            f"{CLEANUP_SECONDS:.0f} more seconds (at most this budget). "
+            f"(default: {DEFAULT_TIMEOUT_SECONDS})",
         )
         add(
             "no-follow-cname",
@@ -182,7 +183,9 @@ class Authenticator(dns_common.DNSAuthenticator):
 
         if self._publisher is None:
             assert self._settings is not None
-            timeout = _positive(self.conf("timeout-seconds"), "--dns-iijdpf-timeout-seconds")
+            timeout = _positive(
+                self.conf("timeout-seconds"), "--dns-iijdpf-timeout-seconds", least=1
+            )
             propagation = _positive(
                 self.conf("propagation-seconds"), "--dns-iijdpf-propagation-seconds"
             )
@@ -195,7 +198,11 @@ class Authenticator(dns_common.DNSAuthenticator):
                 ttl=self._settings.ttl,
                 zones=ZoneDirectory(client, self._settings.service_codes),
                 jobs=JobWaiter(client, deadline=deadline),
-                propagation=PropagationWaiter(float(propagation), deadline=deadline),
+                # Where the nameservers cannot be asked, the bound is also the
+                # fixed wait: the operator sized it for this zone.
+                propagation=PropagationWaiter(
+                    float(propagation), deadline=deadline, fallback_seconds=float(propagation)
+                ),
                 journal=journal,
                 deadline=deadline,
                 publish_pending=self._publish_pending(),
@@ -238,7 +245,9 @@ class Authenticator(dns_common.DNSAuthenticator):
             return
         try:
             if self._deadline is not None:
-                self._deadline.extend(CLEANUP_SECONDS)
+                # Cleanup gets its own slice even when perform used the whole
+                # budget, never more than the budget itself.
+                self._deadline.extend(min(CLEANUP_SECONDS, self._deadline.seconds))
             self._publisher_for_run().withdraw(self._challenges(achalls))
         except Exception as exc:  # cleanup runs after failures and Ctrl-C: it must not raise
             message = self._explain(exc) if isinstance(exc, DpfError) else repr(exc)
@@ -292,13 +301,13 @@ def given_on_command_line(flag: str, argv: Sequence[str]) -> bool:
     return False
 
 
-def _positive(value: object, option: str) -> int:
+def _positive(value: object, option: str, least: int = 0) -> int:
     try:
         number = int(str(value))
     except ValueError:
         raise errors.PluginError(f"{option} must be a whole number of seconds.") from None
-    if number < 0:
-        raise errors.PluginError(f"{option} must be 0 or more.")
+    if number < least:
+        raise errors.PluginError(f"{option} must be {least} or more.")
     return number
 
 
