@@ -18,12 +18,18 @@ In tests::
     with Emulator(config) as emu:
         ...  # HTTP to emu.api_url with "Authorization: Bearer t1"; DNS to emu.nameserver_addresses
 
+Switches for answers DPF's documentation leaves open are EmulatorConfig
+fields (all off by default); ``STRICT_ANSWERS`` and ``SWITCH_CASES`` bundle
+them for parametrized tests. README.md in this directory explains each one.
+
 As a process: ``python -m tests.dpf_emulator --help`` (prints a READY line).
 Modules: config (settings), state (API semantics), http_api (REST and control
 endpoints), dnsdata and dns_server (DNS), faults, request_log, server (facade).
 """
 
 from .config import (
+    STRICT_ANSWERS,
+    SWITCH_CASES,
     EmulatorConfig,
     NameserverSpec,
     RecordSpec,
@@ -38,6 +44,8 @@ from .server import Emulator
 from .state import JobView
 
 __all__ = [
+    "STRICT_ANSWERS",
+    "SWITCH_CASES",
     "ApiError",
     "Emulator",
     "EmulatorConfig",

@@ -6,8 +6,9 @@ Once the API and every DNS listener are bound it prints one line to stdout::
 
 (`` resolver=ADDR:PORT`` is appended when --resolver is given). Counts and the
 request log are at ``http://HOST:PORT/_emulator/state`` and ``/_emulator/log``.
-SIGTERM or SIGINT stops it cleanly. Option values override ``--config``,
-which overrides the defaults shown in ``--help``. Binding port 53 needs root;
+SIGTERM or SIGINT stops it cleanly. Option values override ``--strict``,
+which overrides ``--config``, which overrides the defaults shown in
+``--help``. Binding port 53 needs root;
 run it inside ``scripts/in-netns`` so it cannot collide with the host.
 """
 
@@ -24,7 +25,11 @@ from typing import Any
 from .config import (
     APPLY_SCOPES,
     DELETE_PENDING_ADD_MODES,
+    DELETE_PENDING_UPDATE_MODES,
     EMPTY_APPLY_MODES,
+    LOST_ANSWER_MODES,
+    PATCH_PENDING_ADD_MODES,
+    STRICT_ANSWERS,
     EmulatorConfig,
     NameserverSpec,
     TokenSpec,
@@ -125,6 +130,42 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--delete-pending-add", choices=DELETE_PENDING_ADD_MODES, help="default forbidden"
     )
+    parser.add_argument(
+        "--hide-before-update-rows",
+        action="store_true",
+        default=None,
+        help="/records lists no state-5 rows (default: it does)",
+    )
+    parser.add_argument(
+        "--patch-pending-add", choices=PATCH_PENDING_ADD_MODES, help="default allow"
+    )
+    parser.add_argument(
+        "--delete-pending-update", choices=DELETE_PENDING_UPDATE_MODES, help="default stage"
+    )
+    parser.add_argument(
+        "--lost-answers-every",
+        type=int,
+        metavar="N",
+        help="lose the answer of every Nth accepted write (default 0 = never)",
+    )
+    parser.add_argument("--lost-answer-mode", choices=LOST_ANSWER_MODES, help="default 504")
+    parser.add_argument(
+        "--page-size-cap",
+        type=int,
+        metavar="N",
+        help="list endpoints return at most N rows per page (default 0 = no cap)",
+    )
+    parser.add_argument(
+        "--omit-zone-proxy-field",
+        action="store_true",
+        default=None,
+        help="zone objects lack zone_proxy_enabled, as in the 3.7.0 schema",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="every strict or unusual answer at once (see tests/dpf_emulator/README.md)",
+    )
     parser.add_argument("--config", metavar="FILE", help="JSON file with EmulatorConfig fields")
     parser.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
     return parser
@@ -147,6 +188,9 @@ def build_config(args: argparse.Namespace) -> EmulatorConfig:
         config.tokens = [parse_token(t) for t in DEFAULT_TOKENS]
     if not config.nameservers:
         config.nameservers = [parse_nameserver(n) for n in DEFAULT_NAMESERVERS]
+    if args.strict:
+        for key, value in STRICT_ANSWERS.items():
+            setattr(config, key, value)
     overrides = {
         "zones": args.zone,
         "tokens": args.token,
@@ -159,6 +203,13 @@ def build_config(args: argparse.Namespace) -> EmulatorConfig:
         "apply_scope": args.apply_scope,
         "empty_apply": args.empty_apply,
         "delete_pending_add": args.delete_pending_add,
+        "hide_before_update_rows": args.hide_before_update_rows,
+        "patch_pending_add": args.patch_pending_add,
+        "delete_pending_update": args.delete_pending_update,
+        "lost_answers_every": args.lost_answers_every,
+        "lost_answer_mode": args.lost_answer_mode,
+        "page_size_cap": args.page_size_cap,
+        "omit_zone_proxy_field": args.omit_zone_proxy_field,
     }
     for key, value in overrides.items():
         if value is not None:

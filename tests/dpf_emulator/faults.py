@@ -7,6 +7,12 @@ effect on state (``"latency"`` only delays it and then lets it through)::
     emu.add_fault(FaultRule(action="drop", path=r"^/zones/[^/]+/changes$", every=2))
     emu.add_fault(FaultRule(action="html"))                 # 502 with an HTML page
     emu.add_fault(FaultRule(action="latency", delay=0.5, path="/jobs/"))
+    emu.add_fault(FaultRule(action="hang", path=r"^/zones$"))   # never answered
+
+``"hang"`` holds the request without a byte of answer until the emulator stops
+(or for ``delay`` seconds when given, then closes the connection); it stands
+for a backend that accepted the connection and went silent, which only a
+client-side timeout ends. Other requests are served meanwhile.
 
 ``path`` is a regular expression searched (``re.search``) in the path after
 ``/dpf/v1`` without the query string. ``every=N`` fires on every Nth matching
@@ -33,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 HTTP_FAULT_STATUSES = (429, 500, 502, 503, 504)
-HTTP_FAULT_ACTIONS = ("drop", "html", "latency")
+HTTP_FAULT_ACTIONS = ("drop", "html", "latency", "hang")
 JOB_KINDS = ("record_post", "record_patch", "record_delete", "record_cancel", "apply", "discard")
 JOB_FAULT_ACTIONS = ("fail", "stuck")
 
@@ -68,7 +74,7 @@ class FaultRule:
     every: int | None = None
     times: int | None = None
     retry_after: float | None = None
-    delay: float = 0.0
+    delay: float = 0.0  # "latency": the delay; "hang": how long (0 = until stop)
     error_type: str | None = None  # e.g. "SystemBusy" for the other 503 body
     _counter: _Counter = field(default_factory=_Counter, init=False, repr=False, compare=False)
     _regex: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)

@@ -14,6 +14,11 @@ token and are not logged:
 
 Request handling order: fault rules, route (unknown route or method: 404),
 token and scope, JSON body, then the state checks.
+
+With ``lost_answers_every=N`` every Nth accepted write (any 202 answer) is
+processed in full, its job included, and then its answer is lost: a gateway's
+HTML 504, or the connection closed without a byte (``lost_answer_mode``).
+The request log shows such a request with ``fault="lost"``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from .query import (
     HISTORY_KEYWORDS,
     RECORD_KEYWORDS,
     ZONE_KEYWORDS,
+    Search,
     diff_fields,
     history_fields,
     parse_search,
@@ -58,6 +64,17 @@ HTML_502 = (
     b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
     b"</body>\r\n</html>\r\n"
 )
+HTML_504 = (
+    b"<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n"
+    b"<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+# A hanging request is held this long unless the emulator stops first; far
+# beyond any client budget, short enough not to outlive a forgotten process.
+HANG_SECONDS = 3600.0
+# A lost answer waits for its job, but no longer than this beyond the job's
+# RUNNING time, so that a stuck job cannot hold the request for ever.
+LOST_ANSWER_JOB_GRACE = 2.0
 
 
 @dataclass
@@ -92,6 +109,8 @@ class Api:
             ("GET", r"/zones/count", self.count_zones),
             ("GET", zone, self.get_zone),
             ("GET", zone + r"/default_ttl", self.get_default_ttl),
+            ("GET", zone + r"/zone_proxy", self.get_zone_proxy),
+            ("GET", zone + r"/managed_dns_servers", self.list_managed_dns_servers),
             ("GET", zone + r"/zone_histories", self.list_histories),
             ("GET", zone + r"/zone_histories/count", self.count_histories),
             ("GET", zone + r"/records", self.list_records),
@@ -129,9 +148,25 @@ class Api:
     def ping(self, call: Call) -> Answer:
         return 200, {}
 
+    def _search(self, call: Call, keywords: frozenset[str]) -> Search:
+        """Search parameters of a list endpoint, with the page size capped if so set."""
+        search = parse_search(call.query, keywords)
+        cap = self.state.config.page_size_cap
+        if cap > 0:
+            search.limit = min(search.limit, cap)
+        return search
+
+    def _zone_out(self, zone: dict[str, Any]) -> dict[str, Any]:
+        # Filters see the field (the 3.7.0 spec still lists the keyword);
+        # only the answer drops it, as the 3.7.0 Zone schema has no such field.
+        if self.state.config.omit_zone_proxy_field:
+            zone = {k: v for k, v in zone.items() if k != "zone_proxy_enabled"}
+        return zone
+
     def list_zones(self, call: Call) -> Answer:
-        search = parse_search(call.query, ZONE_KEYWORDS)
-        return 200, {"results": select(self.state.zones(call.caller), search, zone_fields)}
+        search = self._search(call, ZONE_KEYWORDS)
+        rows = select(self.state.zones(call.caller), search, zone_fields)
+        return 200, {"results": [self._zone_out(z) for z in rows]}
 
     def count_zones(self, call: Call) -> Answer:
         search = parse_search(call.query, ZONE_KEYWORDS)
@@ -139,13 +174,19 @@ class Api:
         return 200, {"result": {"count": len(rows)}}
 
     def get_zone(self, call: Call) -> Answer:
-        return 200, {"result": self.state.zone(call.caller, call.params["zone"])}
+        return 200, {"result": self._zone_out(self.state.zone(call.caller, call.params["zone"]))}
+
+    def get_zone_proxy(self, call: Call) -> Answer:
+        return 200, {"result": self.state.zone_proxy(call.caller, call.params["zone"])}
+
+    def list_managed_dns_servers(self, call: Call) -> Answer:
+        return 200, {"results": self.state.managed_dns_servers(call.caller, call.params["zone"])}
 
     def get_default_ttl(self, call: Call) -> Answer:
         return 200, {"result": self.state.default_ttl(call.caller, call.params["zone"])}
 
     def list_histories(self, call: Call) -> Answer:
-        search = parse_search(call.query, HISTORY_KEYWORDS)
+        search = self._search(call, HISTORY_KEYWORDS)
         rows = self.state.histories(call.caller, call.params["zone"])
         return 200, {"results": select(rows, search, history_fields)}
 
@@ -168,7 +209,7 @@ class Api:
         # Zone errors come before parameter errors, as the zone is part of
         # the path.
         rows = self._rows(call, which)
-        search = parse_search(call.query, keywords)
+        search = self._search(call, keywords) if paged else parse_search(call.query, keywords)
         hits = select(rows, search, fields, paged)
         if paged:
             return 200, {"results": hits}
@@ -251,7 +292,20 @@ class ApiServer(ThreadingHTTPServer):
         self.verbose = verbose
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
+        # Set when the emulator stops; releases requests held by "hang".
+        self.stopping = threading.Event()
+        self._writes = 0
+        self._writes_lock = threading.Lock()
         super().__init__(address, ApiHandler)
+
+    def answer_lost(self) -> bool:
+        """Count one accepted write; True when its answer is to be lost."""
+        every = self.state.config.lost_answers_every
+        if every <= 0:
+            return False
+        with self._writes_lock:
+            self._writes += 1
+            return self._writes % every == 0
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._open_lock:
@@ -341,10 +395,13 @@ class ApiHandler(BaseHTTPRequestHandler):
     ) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json; charset=UTF-8", headers)
 
-    def _token(self) -> str | None:
+    def _credentials(self) -> tuple[str, str | None]:
+        """(scheme as sent, Bearer token); any other scheme carries no token."""
         header = self.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+        scheme, _, token = header.strip().partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return scheme, token.strip()
+        return scheme, None
 
     def _handle(self, method: str) -> None:
         started = time.time()
@@ -361,10 +418,20 @@ class ApiHandler(BaseHTTPRequestHandler):
             body: Any = json.loads(raw.decode("utf-8")) if raw else None
         except (UnicodeDecodeError, ValueError):
             body = None
+        scheme, token = self._credentials()
 
         def record(status: int | None, operator: str | None, fault: str | None = None) -> None:
             entry = RequestLogEntry(
-                method, path, query, status, operator, body, started, fault, time.time() - started
+                method,
+                path,
+                query,
+                status,
+                operator,
+                body,
+                started,
+                fault,
+                time.time() - started,
+                auth_scheme=scheme,
             )
             self.server.log.append(entry)
             if self.server.verbose:
@@ -388,7 +455,9 @@ class ApiHandler(BaseHTTPRequestHandler):
         request_id = new_request_id()
         try:
             handler, params = self.server.api.route(method, path)
-            caller = self.server.state.authenticate(self._token(), write=method != "GET")
+            # DPF takes only Bearer tokens; Basic credentials (a .netrc, say)
+            # are a bad token like any other.
+            caller = self.server.state.authenticate(token, write=method != "GET")
             operator = caller.operator
             status, payload = handler(Call(caller, params, query, raw))
             payload.setdefault("request_id", request_id)
@@ -401,14 +470,41 @@ class ApiHandler(BaseHTTPRequestHandler):
             status, payload = 500, status_error(500).body(request_id)
         if self.server.latency > 0:
             time.sleep(self.server.latency)
+        if status == 202 and self.server.answer_lost():
+            self._lose_answer(
+                str(payload["request_id"]), functools.partial(record, operator=operator)
+            )
+            return
         # Logged before answering so that a client which got its answer always
         # finds the request in the log.
         record(status, operator, "latency" if rule is not None else None)
         self._send_json(status, payload)
 
+    def _lose_answer(self, job_id: str, record: Callable[..., None]) -> None:
+        # The write took effect and only its answer goes missing, as when a
+        # gateway gives up on a slow backend: wait for the job so that a
+        # client looking after the loss finds the write done.
+        state = self.server.state
+        deadline = time.monotonic() + state.job_seconds + LOST_ANSWER_JOB_GRACE
+        while state.job_view(job_id).status == "RUNNING" and time.monotonic() < deadline:
+            if self.server.stopping.wait(0.01):
+                break
+        if state.config.lost_answer_mode == "close":
+            record(None, fault="lost")
+            self.close_connection = True
+            return
+        record(504, fault="lost")
+        self._send(504, HTML_504, "text/html")
+
     def _send_fault(self, rule: FaultRule, record: Callable[[int | None], None]) -> None:
         if rule.action == "drop":
             record(None)
+            self.close_connection = True
+            return
+        if rule.action == "hang":
+            # Logged on arrival: the request has no answer to wait for.
+            record(None)
+            self.server.stopping.wait(rule.delay if rule.delay > 0 else HANG_SECONDS)
             self.close_connection = True
             return
         if rule.action == "html":

@@ -6,7 +6,8 @@ Tests read ``emu.request_log`` (a copy) to count calls, e.g.::
 
 ``path`` is the path after ``/dpf/v1`` without the query; ``query`` holds the
 decoded parameters (``%5B%5D`` shows as ``[]``). Tokens are never stored, only
-the operator they belong to.
+the operator they belong to and the scheme of the Authorization header
+(``auth_scheme``: ``"Bearer"``, ``"Basic"``, ... as sent, ``""`` without one).
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ class RequestLogEntry:
     method: str
     path: str
     query: dict[str, list[str]]
-    status: int | None  # None when a "drop" fault closed the connection
+    status: int | None  # None when no answer was sent ("drop", "hang", a lost answer)
     operator: str | None
     body: Any  # parsed JSON, or None for no body or a body that is not JSON
     time: float  # wall-clock seconds (time.time()) when the request arrived
-    fault: str | None = None  # the fault action that answered, if any
+    fault: str | None = None  # the fault action that answered ("lost" for a lost answer)
     duration: float = 0.0
+    auth_scheme: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -130,6 +130,7 @@ class Emulator:
         self._resolver = None
 
     def _stop_http(self, http: ApiServer) -> None:
+        http.stopping.set()
         http.shutdown()
         http.close_connections()
         http.server_close()

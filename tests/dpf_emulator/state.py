@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from .config import EmulatorConfig, TokenSpec, ZoneSpec, default_zone_id, fqdn
+from .config import EmulatorConfig, TokenSpec, ZoneSpec, fqdn, zone_ids
 from .dnsdata import Snapshot
 from .errors import ApiError, bad_token, new_request_id, param_error
 from .faults import FaultSet, JobFaultRule
@@ -118,10 +118,12 @@ class Entry:
         assert row is not None
         return row
 
-    def edit_rows(self) -> list[dict[str, Any]]:
+    def edit_rows(self, before_update_rows: bool = True) -> list[dict[str, Any]]:
         state = self.state
         if state == 3:
             assert self.draft is not None and self.current is not None
+            if not before_update_rows:
+                return [self.draft.view(3)]
             return [self.draft.view(3), self.current.view(5)]
         if state == 2:
             return [(self.current or self.row).view(2, self.editor)]
@@ -141,10 +143,10 @@ class Entry:
         state = self.state
         if state == 0:
             return None
-        rows = self.edit_rows()
-        pair: dict[str, Any] = {"new": rows[0]}
+        pair: dict[str, Any] = {"new": self.edit_rows()[0]}
         if state == 3:
-            pair["old"] = rows[1]
+            assert self.current is not None
+            pair["old"] = self.current.view(5)
         elif state == 2 and self.current is not None:
             pair["old"] = self.current.view(0)
         return pair
@@ -158,11 +160,14 @@ class Entry:
 
 
 class Zone:
-    def __init__(self, spec: ZoneSpec, index: int, nameservers: Sequence[str]) -> None:
+    def __init__(
+        self, spec: ZoneSpec, zone_id: str, index: int, nameservers: Sequence[str]
+    ) -> None:
         self.name = fqdn(spec.name)
-        self.id = spec.zone_id or default_zone_id(self.name)
+        self.id = zone_id
         self.service_code = spec.service_code
         self.proxy_enabled = spec.proxy_enabled
+        self.state = spec.state
         self.common_config_id = index + 1
         self.serial = 1
         self.entries: dict[str, Entry] = {}
@@ -230,12 +235,16 @@ class Zone:
         ]
         return Snapshot(self.name, self.serial, records)
 
+    @property
+    def published(self) -> bool:
+        return self.state == 2
+
     def view(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "common_config_id": self.common_config_id,
             "service_code": self.service_code,
-            "state": 2,
+            "state": self.state,
             "favorite": 1,
             "name": self.name,
             "network": None,
@@ -271,6 +280,7 @@ class Job:
     error_type: str | None = None
     error_message: str | None = None
     completed: float | None = None
+    zone_id: str = ""
 
     def api_view(self) -> dict[str, Any]:
         view: dict[str, Any] = {"request_id": self.id, "status": self.status}
@@ -297,6 +307,7 @@ class JobView:
     error_type: str | None
     error_message: str | None
     record_id: str | None
+    zone_id: str = ""  # tells apart zones that share a name
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -322,14 +333,16 @@ class State:
         self._max_lag = max((ns.lag for ns in config.nameservers), default=0.0)
         hostnames = [fqdn(ns.hostname) for ns in config.nameservers]
         nameservers = list(dict.fromkeys(hostnames))
-        self._zones: dict[str, Zone] = {}
-        for index, spec in enumerate(config.zones):
-            zone = Zone(spec, index, nameservers)
+        # A list, not a map by name: two DPM contracts may hold zones of the
+        # same name, and everything the API does is keyed by zone id.
+        self._zones: list[Zone] = []
+        for index, (spec, zone_id) in enumerate(
+            zip(config.zones, zone_ids(config.zones), strict=True)
+        ):
+            zone = Zone(spec, zone_id, index, nameservers)
             zone.versions.append((-math.inf, zone.snapshot()))
-            self._zones[zone.name] = zone
-        self._zones_by_id = {z.id: z for z in self._zones.values()}
-        if len(self._zones_by_id) != len(self._zones):
-            raise ValueError("zone ids must be unique")
+            self._zones.append(zone)
+        self._zones_by_id = {z.id: z for z in self._zones}
         self._tokens = {t.token: t for t in config.tokens}
         self._jobs: dict[str, Job] = {}
         self._running: list[Job] = []
@@ -387,6 +400,7 @@ class State:
             effect,
             fault,
             record_id,
+            zone_id=zone.id,
         )
         self._jobs[job.id] = job
         self._running.append(job)
@@ -422,7 +436,9 @@ class State:
 
     @staticmethod
     def _sees(caller: TokenSpec, zone: Zone) -> bool:
-        return caller.zones is None or zone.name in {fqdn(z) for z in caller.zones}
+        if caller.zones is None:
+            return True
+        return zone.id in caller.zones or zone.name in {fqdn(z) for z in caller.zones}
 
     def _zone(self, caller: TokenSpec, zone_id: str) -> Zone:
         zone = self._zones_by_id.get(zone_id)
@@ -444,10 +460,16 @@ class State:
         return entry
 
     def _zone_by_name(self, zone_name: str) -> Zone:
-        zone = self._zones.get(fqdn(zone_name))
-        if zone is None:
-            raise KeyError(f"no zone {zone_name!r}")
-        return zone
+        # Helpers take a zone id too, which is how a test reaches the second
+        # of two zones sharing a name; a bare name means the first one.
+        zone = self._zones_by_id.get(zone_name)
+        if zone is not None:
+            return zone
+        name = fqdn(zone_name)
+        for zone in self._zones:
+            if zone.name == name:
+                return zone
+        raise KeyError(f"no zone {zone_name!r}")
 
     def _record_url(self, zone: Zone, record_id: str) -> str:
         return f"{self.api_url}/zones/{zone.id}/records/{record_id}"
@@ -459,11 +481,19 @@ class State:
 
     def zones(self, caller: TokenSpec) -> list[dict[str, Any]]:
         with self._lock:
-            return [z.view() for z in self._zones.values() if self._sees(caller, z)]
+            return [z.view() for z in self._zones if self._sees(caller, z)]
 
     def zone(self, caller: TokenSpec, zone_id: str) -> dict[str, Any]:
         with self._lock:
             return self._zone(caller, zone_id).view()
+
+    def zone_proxy(self, caller: TokenSpec, zone_id: str) -> dict[str, Any]:
+        with self._lock:
+            return {"enabled": 1 if self._zone(caller, zone_id).proxy_enabled else 0}
+
+    def managed_dns_servers(self, caller: TokenSpec, zone_id: str) -> list[str]:
+        with self._lock:
+            return list(self._zone(caller, zone_id).nameservers)
 
     def records(self, caller: TokenSpec, zone_id: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -504,9 +534,9 @@ class State:
                 raise param_error("not_found", "request_id")
             return job.api_view()
 
-    @staticmethod
-    def _edit_rows(zone: Zone) -> list[dict[str, Any]]:
-        return [row for e in zone.entries.values() for row in e.edit_rows()]
+    def _edit_rows(self, zone: Zone) -> list[dict[str, Any]]:
+        before = not self.config.hide_before_update_rows
+        return [row for e in zone.entries.values() for row in e.edit_rows(before)]
 
     @staticmethod
     def _current_rows(zone: Zone) -> list[dict[str, Any]]:
@@ -577,6 +607,8 @@ class State:
             self._check_owner(entry, caller)
             if entry.deleting or entry.row.rrtype == "SOA":
                 raise param_error("forbidden", "record")
+            if entry.state == 1 and self.config.patch_pending_add == "forbidden":
+                raise param_error("forbidden", "record")
             changes: dict[str, Any] = {}
             if "ttl" in fields:
                 changes["ttl"] = check_ttl(fields["ttl"])
@@ -613,9 +645,16 @@ class State:
                 if mode == "forbidden":
                     raise param_error("forbidden", "record")
                 cancel = mode == "cancel"
+            refuse_update = self.config.delete_pending_update == "forbidden"
+            if entry.state == 3 and refuse_update:
+                raise param_error("forbidden", "record")
 
             def effect(job: Job) -> str:
                 current = _still_editable(zone, record_id, caller)
+                if current.state == 3 and refuse_update:
+                    # An update of the same user accepted just before this
+                    # DELETE completed first: the DELETE meets a state-3 row.
+                    raise JobFailure()
                 if cancel:
                     del zone.entries[record_id]
                 else:
@@ -728,7 +767,13 @@ class State:
             self._advance()
             cutoff = self._clock() - lag
             out = []
-            for zone in self._zones.values():
+            names: set[str] = set()
+            for zone in self._zones:
+                # An unpublished zone is on no server, so its names get
+                # REFUSED; of zones sharing a name the servers carry the first.
+                if not zone.published or zone.name in names:
+                    continue
+                names.add(zone.name)
                 chosen = zone.versions[0][1]
                 for published, snap in zone.versions:
                     if published <= cutoff:
@@ -759,7 +804,7 @@ class State:
             self._advance()
             if zone_name is not None:
                 return self._zone_by_name(zone_name).applies
-            return sum(z.applies for z in self._zones.values())
+            return sum(z.applies for z in self._zones)
 
     def jobs(self) -> list[JobView]:
         with self._lock:
@@ -777,6 +822,7 @@ class State:
                     j.error_type,
                     j.error_message,
                     j.record_id,
+                    j.zone_id,
                 )
                 for j in self._jobs.values()
             ]
@@ -792,7 +838,7 @@ class State:
         with self._lock:
             self._advance()
             zones: list[dict[str, Any]] = []
-            for zone in self._zones.values():
+            for zone in self._zones:
                 by_state: dict[str, list[dict[str, Any]]] = {}
                 for row in self._edit_rows(zone):
                     by_state.setdefault(str(row["state"]), []).append(row)
@@ -808,7 +854,7 @@ class State:
                 )
             return {
                 "zones": zones,
-                "applies": sum(z.applies for z in self._zones.values()),
+                "applies": sum(z.applies for z in self._zones),
                 "jobs": [view.as_dict() for view in self.jobs()],
                 "job_seconds": self.job_seconds,
             }
