@@ -42,8 +42,8 @@ a step fails.
 
 PROBE_EPILOG = """\
 exit status: 0 nothing would make certbot fail, 1 something would (a failed
-line), 2 usage error.  Attach the --json output to bug reports; it never
-contains the token.
+line), 2 usage error (bad options, or a credentials file that cannot be
+opened).  Attach the --json output to bug reports; it never contains the token.
 """
 
 
@@ -146,7 +146,8 @@ def _domains(values: Sequence[str], parser: argparse.ArgumentParser) -> list[str
 def load_settings(path: str | None) -> tuple[Settings | None, str, str]:
     """Settings plus a status and a detail line about where they came from.
 
-    A status of "failed" comes with ``None``; "usage" means no source at all.
+    A status of "failed" (a file that certbot would reject too) comes with
+    ``None``; "usage" means no source at all, or a path that cannot be opened.
     """
     if not path:
         try:
@@ -170,17 +171,24 @@ def load_settings(path: str | None) -> tuple[Settings | None, str, str]:
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        return None, "failed", f"File not found: {path}"
+        return None, "usage", f"credentials file not found: {path}"
     except OSError as exc:
-        return None, "failed", f"Cannot read {path}: {exc.strerror}"
+        return None, "usage", f"cannot read the credentials file {path}: {exc.strerror}"
     if stat.S_ISDIR(info.st_mode):
-        return None, "failed", f"Path is a directory: {path}"
+        return None, "usage", f"the credentials path is a directory: {path}"
     try:
         import configobj
 
         conf = configobj.ConfigObj(path, encoding="utf-8", file_error=True)
+    except PermissionError:
+        return (
+            None,
+            "usage",
+            f"cannot read the credentials file {path}: permission denied; run the probe as "
+            "the user certbot runs as (usually root).",
+        )
     except OSError as exc:
-        return None, "failed", f"Cannot read {path}: {exc.strerror or exc}"
+        return None, "usage", f"cannot read the credentials file {path}: {exc.strerror or exc}"
     except UnicodeError:
         return None, "failed", f"{path} is not UTF-8 text"
     except configobj.ConfigObjError as exc:
@@ -253,6 +261,8 @@ def probe_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             write=bool(args.write),
             exit_status=code,
         )
+    elif interrupted:
+        print("Result: interrupted; the checks above are all that ran.", file=sys.stdout)
     else:
         print(summary_line(report), file=sys.stdout)
     return code
@@ -260,11 +270,16 @@ def probe_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
     if args.command is None:
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     command_parser: argparse.ArgumentParser = args.command_parser
+    if extra:
+        # Said with the probe's usage line, which lists the options it takes.
+        command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return probe_main(args, command_parser)
 
 

@@ -61,6 +61,7 @@ JOB_TIMEOUT = 300.0
 # unreachable from this host rather than as lagging.
 UNREACHABLE_AFTER = 10.0
 POLL_INTERVAL = 0.5
+FIRST_JOB_POLL = 0.2
 
 
 def canonical(name: str) -> str:
@@ -230,7 +231,16 @@ class ZoneFacts:
 
 
 class DnsProblem(Exception):
-    pass
+    """A nameserver query that did not give the zone's SOA.
+
+    ``answered`` tells a server that answered wrongly (REFUSED, not
+    authoritative: it does not serve the zone) from one that could not be
+    reached at all (a timeout, a network error: often a firewall).
+    """
+
+    def __init__(self, detail: str, *, answered: bool) -> None:
+        super().__init__(detail)
+        self.answered = answered
 
 
 def query_soa(zone: str, address: str, *, tcp: bool, timeout: float = DNS_TIMEOUT) -> int:
@@ -243,18 +253,18 @@ def query_soa(zone: str, address: str, *, tcp: bool, timeout: float = DNS_TIMEOU
         else:
             response = dns.query.udp(request, address, timeout=timeout)
     except dns.exception.Timeout:
-        raise DnsProblem(f"no answer within {timeout:.0f} s") from None
+        raise DnsProblem(f"no answer within {timeout:.0f} s", answered=False) from None
     except (dns.exception.DNSException, OSError) as exc:
-        raise DnsProblem(str(exc) or type(exc).__name__) from None
+        raise DnsProblem(str(exc) or type(exc).__name__, answered=False) from None
     rcode = response.rcode()
     if rcode != dns.rcode.NOERROR:
-        raise DnsProblem(f"answered {dns.rcode.to_text(rcode)}")
+        raise DnsProblem(f"answered {dns.rcode.to_text(rcode)}", answered=True)
     if not response.flags & dns.flags.AA:
-        raise DnsProblem("answered, but not authoritatively (AA flag unset)")
+        raise DnsProblem("answered, but not authoritatively (AA flag unset)", answered=True)
     for rrset in response.answer:
         if rrset.rdtype == dns.rdatatype.SOA:
             return int(getattr(rrset[0], "serial", 0))
-    raise DnsProblem("answered without the zone's SOA record")
+    raise DnsProblem("answered without the zone's SOA record", answered=True)
 
 
 class _Abort(Exception):
@@ -275,10 +285,6 @@ class Outcome:
     seconds: float | None = None
     job: JsonObject | None = None
     lost: bool = False
-
-    @property
-    def succeeded(self) -> bool:
-        return self.refused is None and (self.lost or self.status == "SUCCESSFUL")
 
 
 def _detail_codes(exc: DpfApiError) -> str:
@@ -312,11 +318,17 @@ class Probe:
         self._sleep = sleep
 
     def run(self, domains: list[str], write: bool) -> None:
+        facts, can_write = self.read_only(domains)
+        if write:
+            self.write_cycles(facts, can_write)
+
+    def read_only(self, domains: list[str]) -> tuple[list[ZoneFacts], bool]:
+        """The read-only checks: what they learned per zone, and whether a write may follow."""
         if not self.check_api():
-            return
+            return [], False
         zones = self.check_read()
         if zones is None:
-            return
+            return [], False
         located = self.locate(domains, zones)
         facts: dict[str, ZoneFacts] = {}
         for name, zone in located.items():
@@ -328,8 +340,7 @@ class Probe:
         write_ok = self.check_write_scope(probe_zone or ABSENT_ZONE_ID)
         for fact in facts.values():
             self.check_zone(fact, zones)
-        if write:
-            self.write_cycles(list(facts.values()), write_ok and all(located.values()))
+        return list(facts.values()), write_ok and all(located.values())
 
     # -- read-only checks ----------------------------------------------------------
 
@@ -422,6 +433,8 @@ class Probe:
         try:
             job = self.client.write("PATCH", path, {"description": ""})
         except DpfApiError as exc:
+            # How DPF answers a token without dpf_write is undocumented: keep the answer.
+            self.report.answer("token_write_answer", _detail_codes(exc))
             if exc.is_token_rejected:
                 self.report.add(
                     FAILED,
@@ -558,19 +571,26 @@ class Probe:
     def _check_proxy(self, fact: ZoneFacts) -> None:
         zone = fact.zone
         subject = label(zone.name)
-        enabled: int | None = None
-        source = "GET /zones/{id}/zone_proxy"
+        # API 3.7.0 has GET /zones/{id}/zone_proxy and no zone_proxy_enabled in
+        # the zone object; older APIs had the field. Either may be missing.
+        from_endpoint: int | None = None
         try:
             result = self.client.get(f"/zones/{zone.id}/zone_proxy").get("result")
             if isinstance(result, dict) and isinstance(result.get("enabled"), int):
-                enabled = int(result["enabled"])
+                from_endpoint = int(result["enabled"])
         except DpfApiError as exc:
             if exc.is_token_rejected:
                 raise
-            # Older APIs have no such endpoint; their zone object carries the flag.
-            source = "the zone object's zone_proxy_enabled"
-            enabled = zone.proxy_field
-        self.report.answer("zone_proxy_source", "endpoint" if "GET" in source else "zone_object")
+        self.report.answer("zone_proxy_endpoint", from_endpoint is not None)
+        self.report.answer("zone_proxy_field", zone.proxy_field is not None)
+        enabled: int | None
+        if from_endpoint is not None:
+            enabled, source, key = from_endpoint, "GET /zones/{id}/zone_proxy", "endpoint"
+        elif zone.proxy_field is not None:
+            enabled, source, key = zone.proxy_field, "the zone's zone_proxy_enabled", "zone_object"
+        else:
+            enabled, source, key = None, "", None
+        self.report.answer("zone_proxy_source", key)
         if enabled is None:
             self.report.add(
                 WARNING,
@@ -709,11 +729,13 @@ class Probe:
             server.address = addresses[0]
             problems: list[str] = []
             serial: int | None = None
+            wrong_over_udp = False
             for tcp in (False, True):
                 try:
                     serial = query_soa(zone.name, server.address, tcp=tcp)
                 except DnsProblem as exc:
                     problems.append(f"{'TCP' if tcp else 'UDP'}: {exc}")
+                    wrong_over_udp = wrong_over_udp or (exc.answered and not tcp)
                     continue
                 if tcp:
                     server.tcp = True
@@ -731,6 +753,17 @@ class Probe:
                     subject,
                     f"{where} answers over UDP but not over TCP port 53 ({'; '.join(problems)}); "
                     "allow outgoing TCP 53 so that large answers can be checked.",
+                )
+            elif wrong_over_udp:
+                fact.blocked = True
+                self.report.add(
+                    FAILED,
+                    "dns",
+                    subject,
+                    f"{where} answers, but does not serve zone {label(zone.name)} "
+                    f"({'; '.join(problems)}). The plugin waits until every nameserver of the "
+                    "zone serves the challenge, so certbot would fail: check that the zone is "
+                    "published and that its NS records name DPF's nameservers.",
                 )
             else:
                 self.report.add(
@@ -893,7 +926,9 @@ class WriteCycle:
             self._sleep(POLL_INTERVAL)
 
     def wait_job(self, job_id: str, what: str, started: float) -> tuple[str, float, JsonObject]:
-        interval = 0.1
+        # Every poll spends one request of the client's rate limit, which the
+        # rest of the cycle needs too: start soon, then back off to 1 s.
+        interval = FIRST_JOB_POLL
         while True:
             job = self.client.job(job_id)
             status = str(job.get("status", ""))
@@ -907,8 +942,7 @@ class WriteCycle:
             if elapsed > JOB_TIMEOUT:
                 raise _Abort(what, f"DPF job {job_id} was still RUNNING after {JOB_TIMEOUT:.0f} s")
             self._sleep(interval)
-            if elapsed > 2.0:
-                interval = min(1.0, interval * 1.5)
+            interval = min(1.0, interval * 1.5)
 
     def require(self, what: str, outcome: Outcome, action: str) -> Outcome:
         if outcome.refused is not None:
@@ -970,14 +1004,14 @@ class WriteCycle:
             what, "DELETE", f"{self.base}/records/{record_id}/changes", None, settled
         )
 
-    def gone(self, what: str, record_id: str) -> None:
-        """Make sure a never-applied row no longer exists."""
+    def gone(self, what: str, record_id: str, row: Row | None) -> None:
+        """Make sure a never-applied row (``row``, as last read) no longer exists."""
         for _ in range(3):
-            row = self.row(record_id)
             if row is None:
                 return
             self.cancel(what, record_id)
-        if self.row(record_id) is not None:
+            row = self.row(record_id)
+        if row is not None:
             raise _Abort(what, f"the never-applied record {record_id} would not go away")
 
     # -- the cycle --------------------------------------------------------------------
@@ -1075,7 +1109,7 @@ class WriteCycle:
             detail = f"the row shows state {after.state}; cancelled it"
         report.answer("delete_pending_add", answer)
         report.add(INFO, "write delete pending add", subject, f"DELETE of a state-1 row: {detail}")
-        self.gone("write delete pending add", rid)
+        self.gone("write delete pending add", rid, after)
 
         _, row = self.post(self.value1)
         rid = row.id
@@ -1131,21 +1165,29 @@ class WriteCycle:
             return current is None or current.state != UPDATING
 
         outcome = self.attempt("write delete pending update", "DELETE", path, None, delete_staged)
+        current = self.row(rid)
         if outcome.refused is not None or outcome.status == "FAILED":
             answer = "refused"
             why = _detail_codes(outcome.refused) if outcome.refused else "its job FAILED"
             detail = f"refused ({why})"
+        elif current is not None and current.state == DELETING:
+            answer = "stages"
+            detail = "the row shows state 2: DELETE stages the deletion of the applied record"
+        elif current is not None and current.state == APPLIED:
+            answer = "cancels"
+            detail = "the row shows state 0 again: DELETE cancelled the pending update"
         else:
-            answer = "allowed"
-            current = self.row(rid)
-            detail = f"allowed (the row is now state {current.state if current else 'gone'})"
+            answer = "other"
+            shown = "gone" if current is None else f"state {current.state}"
+            detail = f"accepted; the row is now {shown}"
         report.answer("delete_pending_update", answer)
         report.add(
             INFO, "write delete pending update", subject, f"DELETE of a state-3 row: {detail}"
         )
 
-        self.cancel("write cancel update", rid)
-        current = self.row(rid)
+        if current is None or current.state != APPLIED:
+            self.cancel("write cancel update", rid)
+            current = self.row(rid)
         if current is None or current.state != APPLIED or set(current.values) != {q1}:
             shown = (
                 "gone"
@@ -1157,7 +1199,7 @@ class WriteCycle:
                 f"cancelling the pending edit did not restore the applied record ({shown})",
             )
         report.add(
-            OK, "write cancel update", subject, "DELETE .../changes restored the applied row"
+            OK, "write cancel update", subject, "the applied row is back to its single value"
         )
 
         self.empty_apply()
@@ -1181,8 +1223,8 @@ class WriteCycle:
         report.answer("nameserver_removal_seconds", gone)
 
     def empty_apply(self) -> None:
-        others = self.others_pending(self.records())
-        if others or any(r.state in PENDING for r in self.mine(self.records())):
+        rows = self.records()
+        if any(r.state in PENDING for r in rows):
             self.report.add(
                 WARNING,
                 "write empty apply",
@@ -1293,8 +1335,8 @@ class WriteCycle:
         self.report.answer("lost_answers", self.lost_answers)
 
     def _cleanup(self) -> None:
+        rows = self.records()
         for _ in range(8):
-            rows = self.records()
             mine = self.mine(rows)
             if not mine:
                 break
@@ -1309,6 +1351,7 @@ class WriteCycle:
                     self.attempt("write cleanup", "DELETE", f"{self.base}/records/{row.id}")
                     acted = True
             if acted:
+                rows = self.records()
                 continue
             others = self.others_pending(rows)
             if others:
@@ -1333,7 +1376,7 @@ class WriteCycle:
                 {"description": PROBE_DESCRIPTION},
                 withdrawn,
             )
-        rows = self.records()
+            rows = self.records()
         left = self.mine(rows) + [
             r for r in self.currents() if r.name == self.name and set(r.values) & self.ours
         ]
@@ -1359,11 +1402,6 @@ def _round(seconds: float | None) -> float | None:
 
 def _seconds(seconds: float | None) -> str:
     return "an unknown time (its answer was lost)" if seconds is None else f"{seconds:.2f} s"
-
-
-def print_table(report: Report, stream: TextIO) -> None:
-    for check in report.checks:
-        print(check.line(), file=stream)
 
 
 def summary_line(report: Report) -> str:
