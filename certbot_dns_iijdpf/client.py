@@ -5,10 +5,13 @@ token and unwraps DPF's envelopes.  Around each request it enforces:
 
 * **Retries that cannot duplicate a write.**  urllib3's ``Retry`` (subclassed
   here) retries a GET on 429, 500, 502, 503 and 504 answers and on connect or
-  read errors.  A write (POST, PATCH, DELETE, PUT) is retried only when DPF
+  read errors; a GET whose answer breaks off in the body is sent again by the
+  client itself.  A write (POST, PATCH, DELETE, PUT) is retried only when DPF
   cannot have processed it: a 429 or 503 answer, or a connection that could
   not be established.  A write whose answer was lost after it may have been
-  processed raises :class:`~certbot_dns_iijdpf.errors.WriteOutcomeUnknown`.
+  processed (another 5xx, a read timeout, a connection broken after sending,
+  an answer cut short) raises
+  :class:`~certbot_dns_iijdpf.errors.WriteOutcomeUnknown`.
 * **Waits that DPF asks for, within the run's budget.**  ``Retry-After`` is
   honoured in full; when the wait (or a backoff) would outlast the
   :class:`~certbot_dns_iijdpf.deadline.Deadline`, the request gives up at once
@@ -28,12 +31,15 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import itertools
 import json
 import logging
+import math
 import re
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -77,6 +83,9 @@ Params = dict[str, str | int | list[str]]
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Answers after which a read is worth repeating.
 _READ_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_BACKOFF_FACTOR = 0.5
+# urllib3's default cap (1.26 cannot set another one).
+_BACKOFF_MAX = 120.0
 # Answers that say DPF did not process the request at all (rate limit,
 # maintenance or "busy"), so that even a write may be sent again.
 _NOT_PROCESSED_STATUSES = frozenset({429, 503})
@@ -126,24 +135,33 @@ class _Pacer:
     with bursts of 10, and so do we by default.
     """
 
-    def __init__(self, rate: float, burst: int, deadline: Deadline) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        deadline: Deadline,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.deadline = deadline
         self._rate = rate
         self._burst = float(max(1, burst))
+        self._clock = clock
+        self._sleep = sleep
         self._tokens = self._burst
-        self._last = time.monotonic()
-        self._not_before = 0.0
+        self._last = clock()
+        self._not_before = -math.inf
         self._lock = threading.Lock()
 
     def defer(self, seconds: float) -> None:
         """Remember that DPF asked for no request in the next ``seconds``."""
         with self._lock:
-            self._not_before = max(self._not_before, time.monotonic() + seconds)
+            self._not_before = max(self._not_before, self._clock() + seconds)
 
     def before_request(self) -> None:
-        held = self._not_before - time.monotonic()
+        held = self._not_before - self._clock()
         if held > 0:
-            self._sleep_within_budget(
+            self.sleep_within_budget(
                 held, f"DPF asked to wait {held:.0f} more seconds (Retry-After)"
             )
         self._take()
@@ -154,30 +172,33 @@ class _Pacer:
             reason = f"DPF asked to wait {wait:.0f} seconds (Retry-After)"
         else:
             reason = f"the next retry is due in {wait:.1f} seconds"
-        wait = max(wait, self._not_before - time.monotonic())
-        self._sleep_within_budget(wait, reason)
+        wait = max(wait, self._not_before - self._clock())
+        self.sleep_within_budget(wait, reason)
         self._take()
 
-    def _sleep_within_budget(self, wait: float, reason: str) -> None:
+    def sleep_within_budget(self, wait: float, reason: str) -> None:
+        """Sleep ``wait`` seconds, or raise ``_OutOfTime`` at once if the budget is shorter."""
         remaining = self.deadline.remaining()
+        if remaining <= 0:
+            raise _OutOfTime()
         if wait >= remaining:
             # Sleeping to the end of the budget and then calling would be
             # useless, and calling earlier than asked would be rude.
             raise _OutOfTime(f"{reason}, and only {remaining:.0f} seconds of it remain")
         if wait > 0:
             logger.debug("Waiting %.1f seconds before the next DPF request (%s).", wait, reason)
-            time.sleep(wait)
+            self._sleep(wait)
 
     def _take(self) -> None:
         if self._rate <= 0:
             return
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
             self._last = now
             if self._tokens < 1.0:
-                time.sleep((1.0 - self._tokens) / self._rate)
-                self._last = time.monotonic()
+                self._sleep((1.0 - self._tokens) / self._rate)
+                self._last = self._clock()
                 self._tokens = 0.0
             else:
                 self._tokens -= 1.0
@@ -248,7 +269,11 @@ def parse_retry_after(value: str) -> float | None:
     parsed = email.utils.parsedate_tz(value)
     if parsed is None:
         return None
-    return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+    try:
+        when = email.utils.mktime_tz(parsed)
+    except (ValueError, OverflowError):  # a year or offset out of range
+        return None
+    return max(0.0, when - time.time())
 
 
 def _retry_policy(total: int, pacer: _Pacer) -> _DpfRetry:
@@ -261,7 +286,7 @@ def _retry_policy(total: int, pacer: _Pacer) -> _DpfRetry:
         # Errors that are neither connect nor read errors (TLS and the like)
         # do not heal by repeating either.
         other=0,
-        backoff_factor=0.5,
+        backoff_factor=_BACKOFF_FACTOR,
         status_forcelist=_READ_RETRY_STATUSES,
         allowed_methods=None,
         respect_retry_after_header=True,
@@ -316,13 +341,15 @@ def validate_endpoint(endpoint: str) -> str:
     """
     text = endpoint.strip()
     parts = urlsplit(text)
-    shown = repr(_redact_userinfo(text))
+    shown = repr(_shown_endpoint(text))
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise DpfError(
             f"The DPF endpoint {shown} is not an http(s) URL; "
             f"leave it unset to use {DEFAULT_ENDPOINT}."
         )
-    if "@" in parts.netloc:
+    # Anywhere, not only in the parsed netloc: a password with a '/' in it
+    # would otherwise end the host early and slip through as a path.
+    if "@" in text:
         raise DpfError(
             f"The DPF endpoint {shown} contains user info (user:password@ before the host); "
             "remove it: DPF takes only the API token from the credentials file."
@@ -354,14 +381,22 @@ def validate_endpoint(endpoint: str) -> str:
     return text.rstrip("/")
 
 
-def _redact_userinfo(url: str) -> str:
+def _shown_endpoint(url: str) -> str:
+    """The endpoint as an error message may show it.
+
+    User info, a query and a fragment are cut: any of them may hold a secret
+    that was pasted into the wrong setting.
+    """
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return url
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = "***@" + authority.rpartition("@")[2]
-    return f"{scheme}{sep}{authority}{slash}{path}"
+        scheme, rest = "", url
+    if "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    for mark in "?#":
+        head, found, _ = rest.partition(mark)
+        if found:
+            rest = f"{head}{mark}..."
+    return f"{scheme}{sep}{rest}"
 
 
 def _is_loopback(host: str) -> bool:
@@ -374,7 +409,16 @@ def _is_loopback(host: str) -> bool:
 
 
 class DpfClient:
-    """A DPF API client for one endpoint and one token."""
+    """A DPF API client for one endpoint and one token.
+
+    ``deadline`` is the run's time budget (unbounded if not given);
+    ``connect_timeout`` and ``read_timeout`` apply to every attempt and are cut
+    to what is left of it.  ``retries`` bounds the attempts after the first,
+    ``rate`` and ``burst`` set the client-side token bucket (``rate`` 0 turns
+    it off).  ``clock`` and ``sleep`` pace the waits between attempts
+    (rate limit, ``Retry-After``, backoff) and should be the deadline's clock
+    when a test fakes time; socket timeouts always run on real time.
+    """
 
     def __init__(
         self,
@@ -387,12 +431,14 @@ class DpfClient:
         retries: int = 6,
         rate: float = 5.0,
         burst: int = 10,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.endpoint = validate_endpoint(endpoint)
         self.deadline = deadline if deadline is not None else Deadline.unbounded()
         self._timeouts = (connect_timeout, read_timeout)
         self._retries = retries
-        self._pacer = _Pacer(rate, burst, self.deadline)
+        self._pacer = _Pacer(rate, burst, self.deadline, clock, sleep)
         self._auth = _BearerAuth(token)
         self._session = requests.Session()
         self._session.auth = self._auth
@@ -500,32 +546,66 @@ class DpfClient:
     ) -> JsonObject:
         url = self.endpoint + path
         operation = f"{method} {path}"
-        self.deadline.check(operation)
         data = json.dumps(body) if body is not None else None
+        # urllib3 retries a request only until the head of the answer is in;
+        # a read whose body breaks off is sent again here.
+        rereads = self._retries if method in READ_METHODS else 0
+        for attempt in itertools.count():
+            self.deadline.check(operation)
+            try:
+                response = self._send(method, url, params, data)
+            except _OutOfTime as exc:
+                raise self.deadline.error(operation, exc.reason) from None
+            except requests.exceptions.RequestException as exc:
+                if attempt < rereads and _broke_in_body(exc):
+                    self._pause_before_reread(operation, attempt, _describe(_root_cause(exc)))
+                    continue
+                raise self._failure(method, operation, exc) from None
+            except ValueError as exc:
+                # http.client rejects malformed header values with the value in
+                # the message; never let that reach a log.
+                raise DpfError(
+                    f"Could not send {operation}: {self._auth.redact(str(exc))[:200]}"
+                ) from None
+            short = _cut_short(response)
+            if not short:
+                break
+            if attempt < rereads:
+                self._pause_before_reread(operation, attempt, short)
+                continue
+            if method not in READ_METHODS:
+                raise WriteOutcomeUnknown(operation, short)
+            raise DpfTransportError(
+                f"DPF's answers to {operation} kept breaking off ({short}), also after "
+                f"{rereads} retries. Check your network and any proxy between this host and "
+                f"{self.endpoint}."
+            )
+        return self._read(response, method, operation)
+
+    def _send(
+        self, method: str, url: str, params: Params | None, data: str | None
+    ) -> requests.Response:
         connect, read = self._timeouts
         # requests passes a urllib3 Timeout through untouched; its stubs only
         # know numbers and tuples.
         timeout = cast(Any, _DeadlineTimeout(connect, read, self.deadline))
+        return self._session.request(
+            method,
+            url,
+            params=params,
+            data=data,
+            timeout=timeout,
+            allow_redirects=False,
+        )
+
+    def _pause_before_reread(self, operation: str, attempt: int, cause: str) -> None:
+        logger.debug("DPF's answer to %s broke off (%s); reading it again.", operation, cause)
+        # The same backoff as urllib3's: none before the first retry, then doubling.
+        wait = 0.0 if attempt == 0 else min(_BACKOFF_FACTOR * 2**attempt, _BACKOFF_MAX)
         try:
-            response = self._session.request(
-                method,
-                url,
-                params=params,
-                data=data,
-                timeout=timeout,
-                allow_redirects=False,
-            )
+            self._pacer.sleep_within_budget(wait, f"the next retry is due in {wait:.1f} seconds")
         except _OutOfTime as exc:
             raise self.deadline.error(operation, exc.reason) from None
-        except requests.exceptions.RequestException as exc:
-            raise self._failure(method, operation, exc) from None
-        except ValueError as exc:
-            # http.client rejects malformed header values with the value in
-            # the message; never let that reach a log.
-            raise DpfError(
-                f"Could not send {operation}: {self._auth.redact(str(exc))[:200]}"
-            ) from None
-        return self._read(response, method, operation)
 
     def _failure(self, method: str, operation: str, exc: BaseException) -> DpfError:
         root = _root_cause(exc)
@@ -543,13 +623,19 @@ class DpfClient:
             return self.deadline.error(operation)
         if isinstance(root, ReadTimeoutError):
             return DpfTransportError(
-                f"DPF did not answer {operation} within {self._timeouts[1]:.0f} seconds "
+                f"DPF did not answer {operation} within {self._timeouts[1]:g} seconds "
                 f"(endpoint {self.endpoint})."
+            )
+        if isinstance(root, ProtocolError):
+            return DpfTransportError(
+                f"The connection to the DPF API at {self.endpoint} broke during {operation} "
+                f"({self._auth.redact(_describe(root))}), also after {self._retries} retries. "
+                "Check your network and any proxy settings (HTTPS_PROXY)."
             )
         if connect_failed and not isinstance(root, NewConnectionError):
             return DpfTransportError(
                 f"Could not connect to the DPF API at {self.endpoint} within "
-                f"{self._timeouts[0]:.0f} seconds. Check the endpoint, your network and any "
+                f"{self._timeouts[0]:g} seconds. Check the endpoint, your network and any "
                 "proxy settings (HTTPS_PROXY)."
             )
         return DpfTransportError(
@@ -596,6 +682,32 @@ class DpfClient:
         if status >= 400:
             raise _api_error(status, body, operation)
         return body
+
+
+def _broke_in_body(exc: requests.exceptions.RequestException) -> bool:
+    """Whether the connection broke, or stalled, after the head of the answer was in."""
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return True
+    # requests wraps a timeout while it reads the body directly; one while
+    # urllib3 waits for the head comes wrapped in MaxRetryError.
+    return isinstance(exc, requests.exceptions.ConnectionError) and bool(
+        exc.args and isinstance(exc.args[0], ReadTimeoutError)
+    )
+
+
+def _cut_short(response: requests.Response) -> str:
+    """Why a body is shorter than its Content-Length says, or "" if it is complete.
+
+    urllib3 1.x hands a cut-off body over without an error.
+    """
+    declared = response.headers.get("Content-Length", "")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if not declared.isdigit() or encoding != "identity":
+        return ""
+    got = len(response.content)
+    if got >= int(declared):
+        return ""
+    return f"the answer broke off after {got} of {declared} bytes"
 
 
 def _location(response: requests.Response) -> str:

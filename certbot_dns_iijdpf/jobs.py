@@ -20,6 +20,10 @@ from certbot_dns_iijdpf.errors import DpfJobError, DpfProtocolError
 logger = logging.getLogger(__name__)
 
 DEFAULT_JOB_TIMEOUT = 600.0
+# The shortest pause between two polls of a job.
+_MIN_SLEEP = 0.05
+# Time left for the request of the last poll before the run's budget ends.
+_POLL_MARGIN = 0.5
 
 
 class JobWaiter:
@@ -71,10 +75,15 @@ class JobWaiter:
         interval = self._first_poll
         saw_running = False
         while True:
-            if self._deadline.remaining() < max(0.05, delay):
+            remaining = self._deadline.remaining()
+            if remaining < _POLL_MARGIN + _MIN_SLEEP:
                 request_id, what = next(iter(pending.items()))
                 raise self._deadline.error(f"DPF job {request_id} ({what})")
-            self._sleep(max(0.05, delay))
+            # The last poll comes just before the run's budget or the waiter's
+            # own timeout ends, not one (growing) interval before it: a job
+            # learnt to take 10 seconds may still end within the 8 left.
+            until_timeout = started + self._timeout - self._clock()
+            self._sleep(max(_MIN_SLEEP, min(delay, remaining - _POLL_MARGIN, until_timeout)))
             for request_id in list(pending):
                 job = self._client.job(request_id)
                 status = job.get("status")
@@ -92,7 +101,7 @@ class JobWaiter:
             if not pending:
                 self._learn(self._clock() - started if saw_running else first_delay * 0.8)
                 break
-            if self._clock() - started > self._timeout:
+            if self._clock() - started >= self._timeout:
                 request_id, what = next(iter(pending.items()))
                 raise DpfJobError(
                     f"DPF job {request_id} ({what}) was still RUNNING after "

@@ -172,13 +172,22 @@ class PropagationWaiter:
             self._sleep(self._interval)
         if blind:
             remaining = max(0.0, self._fallback - (self._clock() - started))
+            zones = ", ".join(sorted(z.rstrip(".") for z in blind))
             logger.warning(
                 "No nameserver of %s could be queried directly from this host (is outgoing "
                 "DNS blocked?); waiting a fixed %.0f seconds instead.",
-                ", ".join(sorted(z.rstrip(".") for z in blind)),
+                zones,
                 remaining,
             )
-            self._sleep(self._deadline.cap(remaining))
+            left = self._deadline.remaining()
+            if remaining > left:
+                # Sleeping to the end of the budget would only delay the same
+                # failure: a shortened blind wait proves nothing.
+                raise self._deadline.error(
+                    f"the fixed propagation wait for {zones}",
+                    f"it needs {remaining:.0f} more seconds, and only {left:.0f} remain",
+                )
+            self._sleep(remaining)
         else:
             logger.info("Every nameserver serves the challenge records.")
 
