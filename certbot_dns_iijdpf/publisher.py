@@ -50,6 +50,7 @@ from certbot_dns_iijdpf.journal import Entry, Journal
 from certbot_dns_iijdpf.planner import (
     ADDING,
     APPLIED,
+    BEFORE_UPDATE,
     DELETING,
     Edit,
     EditKind,
@@ -157,6 +158,7 @@ class ChallengePublisher:
         # rest of the run: the journal then keeps its entries for the next run.
         self._late_writes_possible = False
         self._operator: str | None = None
+        self._others_seen = False
         self._hold_started: dict[tuple[str, ...], float] = {}
 
     # -- the two phases ----------------------------------------------------
@@ -271,6 +273,8 @@ class ChallengePublisher:
         rounds = 0
         last_words: list[str] = []
         first = True
+        # Whether the last pass re-read the zones after a quiet wait.
+        quiet = False
         while True:
             active = [run for run in runs if run.error is None]
             if not active:
@@ -288,6 +292,7 @@ class ChallengePublisher:
                 writes.extend((run, edit) for edit in edits)
                 locked.extend(held)
             if writes:
+                quiet = False
                 rounds = self._next_round(rounds, last_words)
                 last_words = self._send(writes, publishing)
                 continue
@@ -300,12 +305,44 @@ class ChallengePublisher:
                 continue
             due = [run for run in active if self._needs_apply(run)]
             if not due:
+                if not quiet and self._shared(active):
+                    # Another host edits the same RRsets, and DPF has no
+                    # compare-and-set: a write it planned from an older read
+                    # may land after ours and bring back or drop a value.
+                    # Such a write lands within a job's time; read once more
+                    # after that, and go on only if nothing moved.
+                    quiet = True
+                    self._sleep(self._deadline.cap(self._quiet_seconds()))
+                    continue
                 self._in_flight.clear()
                 return
+            quiet = False
             if self._gate(due, publishing):
                 continue
             rounds = self._next_round(rounds, last_words)
             last_words = self._apply([run for run in due if run.error is None], publishing)
+
+    def _shared(self, runs: list[_ZoneRun]) -> bool:
+        """Whether another ACME client has been seen at our names during this run."""
+        if not self._others_seen:
+            self._others_seen = any(
+                self._foreign_acme_values(run, name) for run in runs for name in run.names
+            )
+        return self._others_seen
+
+    @staticmethod
+    def _foreign_acme_values(run: _ZoneRun, name: str) -> bool:
+        ours = run.wanted.get(name, set()) | run.drop.get(name, set())
+        rows = run.snapshot.at(name, "TXT")
+        values = [v for r in rows for v in r.values]
+        values += run.snapshot.applied(name, "TXT") or ()
+        current = [r for r in rows if r.state not in (DELETING, BEFORE_UPDATE)]
+        return len(current) > 1 or any(
+            txt.is_acme_value(v) and txt.decode(v) not in ours for v in values
+        )
+
+    def _quiet_seconds(self) -> float:
+        return max(1.0, 2 * (self._jobs.typical_seconds or 1.0))
 
     def _next_round(self, rounds: int, last_words: list[str]) -> int:
         if rounds >= MAX_ROUNDS:
