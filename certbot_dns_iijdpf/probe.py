@@ -35,17 +35,25 @@ import dns.rdatatype
 from certbot_dns_iijdpf import __version__
 from certbot_dns_iijdpf.client import DpfClient, JsonObject
 from certbot_dns_iijdpf.errors import DpfApiError, DpfError, WriteOutcomeUnknown
+from certbot_dns_iijdpf.planner import (
+    ADDING,
+    APPLIED,
+    BEFORE_UPDATE,
+    DELETING,
+    UPDATING,
+    Row,
+    describe_rows,
+)
 from certbot_dns_iijdpf.propagation import query_txt, resolve_addresses
 from certbot_dns_iijdpf.settings import Settings
+from certbot_dns_iijdpf.zones import canonical
 
 OK = "ok"
 INFO = "info"
 WARNING = "warning"
 FAILED = "failed"
 
-APPLIED, ADDING, DELETING, UPDATING, BEFORE_UPDATE = 0, 1, 2, 3, 5
 PENDING = (ADDING, DELETING, UPDATING)
-STATE_WORDS = {ADDING: "to be added", DELETING: "to be deleted", UPDATING: "to be updated"}
 PUBLISHED_ZONE = 2
 
 PROBE_DESCRIPTION = "certbot-dns-iijdpf probe"
@@ -62,11 +70,6 @@ JOB_TIMEOUT = 300.0
 UNREACHABLE_AFTER = 10.0
 POLL_INTERVAL = 0.5
 FIRST_JOB_POLL = 0.2
-
-
-def canonical(name: str) -> str:
-    name = name.strip().lower()
-    return name if name.endswith(".") else name + "."
 
 
 def label(name: str) -> str:
@@ -171,39 +174,6 @@ class Zone:
 
     def contains(self, fqdn: str) -> bool:
         return fqdn == self.name or fqdn.endswith("." + self.name)
-
-
-@dataclass(frozen=True)
-class Row:
-    id: str
-    name: str
-    rrtype: str
-    values: tuple[str, ...]
-    state: int
-    operator: str
-
-    @classmethod
-    def from_api(cls, item: Mapping[str, Any]) -> Row:
-        rdata = item.get("rdata") or []
-        state = item.get("state")
-        return cls(
-            id=str(item.get("id", "")),
-            name=canonical(str(item.get("name", ""))),
-            rrtype=str(item.get("rrtype", "")).upper(),
-            values=tuple(str(r.get("value", "")) for r in rdata if isinstance(r, dict)),
-            state=state if isinstance(state, int) else APPLIED,
-            operator=str(item.get("operator") or ""),
-        )
-
-    def describe(self) -> str:
-        word = STATE_WORDS.get(self.state, f"state {self.state}")
-        by = f", by {self.operator}" if self.operator else ""
-        return f"{label(self.name)} {self.rrtype} ({word}{by})"
-
-
-def describe_rows(rows: list[Row], limit: int = 8) -> str:
-    shown = "; ".join(r.describe() for r in rows[:limit])
-    return shown + (f"; and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
 @dataclass

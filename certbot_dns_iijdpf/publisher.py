@@ -467,28 +467,22 @@ class ChallengePublisher:
         """
         if not batch:
             return []
-        last = list(batch.items())[-1:]
+        jobs = list(batch.items())
+        words = self._wait_for(jobs[-1:])
+        if words or len(jobs) == 1:
+            return words
+        return self._wait_for(jobs[:-1])
+
+    def _wait_for(self, jobs: list[tuple[str, str]]) -> list[str]:
         try:
-            self._jobs.wait(last)
+            self._jobs.wait(jobs)
         except DpfJobError as exc:
             logger.info("%s; re-reading the zone", exc)
             if exc.still_running:
                 self._late_writes_possible = True
             return [str(exc)]
         finally:
-            for job in dict(last):
-                self._in_flight.pop(job, None)
-        if len(batch) == 1:
-            return []
-        try:
-            self._jobs.wait(list(batch.items())[:-1])
-        except DpfJobError as exc:
-            logger.info("%s; re-reading the zone", exc)
-            if exc.still_running:
-                self._late_writes_possible = True
-            return [str(exc)]
-        finally:
-            for job in batch:
+            for job, _ in jobs:
                 self._in_flight.pop(job, None)
         return []
 
