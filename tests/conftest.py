@@ -44,6 +44,13 @@ CertbotFactory = Callable[..., CertbotRunner]
 EmulatorFactory = Callable[..., "Emulator"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "systemd: e2e test in a Debian 12 container with systemd as PID 1 (select: -m systemd)",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if in_test_netns():
         return
