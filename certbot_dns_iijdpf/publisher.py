@@ -159,6 +159,8 @@ class ChallengePublisher:
         self._late_writes_possible = False
         self._operator: str | None = None
         self._others_seen = False
+        self._wrote = False
+        self._journaled: list[Entry] = []
         self._hold_started: dict[tuple[str, ...], float] = {}
 
     # -- the two phases ----------------------------------------------------
@@ -170,12 +172,13 @@ class ChallengePublisher:
             self._zones.check_writable(run.zone)
             for name in run.wanted:
                 _check_not_delegated(run.zone, run.snapshot, name)
-        self._journal.add(
+        self._journaled = [
             Entry(self._client.endpoint, run.zone.name, name, value)
             for run in runs
             for name, values in run.wanted.items()
             for value in values
-        )
+        ]
+        self._journal.add(self._journaled)
         self._converge(runs, publishing=True)
         self._propagation.wait(
             ZoneExpectation(run.zone.name, _nameservers(run), run.wanted) for run in runs
@@ -183,6 +186,12 @@ class ChallengePublisher:
 
     def withdraw(self, challenges: Iterable[Challenge]) -> None:
         """Remove our values (and this host's leftovers) and apply; never touch others'."""
+        if not self._wrote and not self._stale:
+            # Nothing was sent, and no earlier run left anything: a publish
+            # that failed this early (say, DPF down) has nothing to undo, and
+            # asking DPF again would only double the wait.
+            self._journal.discard(self._journaled)
+            return
         self._settle()
         runs = self._runs(challenges, publishing=False)
         if not runs:
@@ -446,6 +455,7 @@ class ChallengePublisher:
 
     def _write(self, send: Callable[[], str]) -> str:
         """Send one write, keeping track of it even when the run is interrupted."""
+        self._wrote = True
         try:
             job = send()
         except DpfApiError:

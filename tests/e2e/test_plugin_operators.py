@@ -342,7 +342,7 @@ def test_another_users_challenge_draft_at_our_name_is_waited_for(
         helper = threading.Thread(target=finish)
         helper.start()
     ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
-    result = certonly(certbot_runner, ini, ["example.com"], "--dns-iijdpf-timeout-seconds", "30")
+    result = certonly(certbot_runner, ini, ["example.com"], "--dns-iijdpf-timeout-seconds", "15")
     text = output(result)
     if cleared:
         helper.join()
@@ -411,10 +411,10 @@ def test_an_api_that_never_answers_ends_within_the_budget(
 ) -> None:
     emulator.add_fault(FaultRule("hang", methods=["GET"], path=r"^/zones$"))
     ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
-    result = certonly(certbot_runner, ini, ["example.com"], "--dns-iijdpf-timeout-seconds", "20")
+    result = certonly(certbot_runner, ini, ["example.com"], "--dns-iijdpf-timeout-seconds", "10")
     text = output(result)
     assert result.returncode != 0
-    assert "time budget of 20 seconds (--dns-iijdpf-timeout-seconds)" in text, text
+    assert "time budget of 10 seconds (--dns-iijdpf-timeout-seconds)" in text, text
     assert "Traceback" not in text
 
 
