@@ -167,8 +167,12 @@ def test_someone_elses_staged_edit_is_never_published(
     )
     assert result.returncode == 0, certbot_runner.describe(result)
     www = [r for r in emulator.currents(ZONE) if r["name"] == "www.example.com."]
+    staged = [r["state"] for r in emulator.records(ZONE) if r["name"] == "www.example.com."]
     if apply_scope == "all":
-        assert len(www) == 1
+        assert (len(www), staged) == (1, [0])
+    else:
+        # An apply publishes only the caller's own edits: the draft stays staged.
+        assert (www, staged) == ([], [1])
     assert challenge_rows(emulator, ZONE) == []
 
 

@@ -57,7 +57,6 @@ class CertbotRunner:
         self.extra_cas = list(extra_cas)
         self.default_timeout = default_timeout
         self.pebble = pebble
-        self.history: list[subprocess.CompletedProcess[str]] = []
 
     # -- invocation ----------------------------------------------------------------
 
@@ -115,7 +114,6 @@ class CertbotRunner:
             raise HarnessError(
                 f"certbot timed out after {exc.timeout}s: {' '.join(argv)}\n{self.describe()}"
             ) from exc
-        self.history.append(result)
         return result
 
     def run_ok(
