@@ -22,7 +22,7 @@ from certbot.achallenges import AnnotatedChallenge
 from certbot.plugins import dns_common
 
 from certbot_dns_iijdpf import settings as settings_module
-from certbot_dns_iijdpf.client import DEFAULT_ENDPOINT
+from certbot_dns_iijdpf.endpoint import DEFAULT_ENDPOINT
 from certbot_dns_iijdpf.errors import DpfApiError, DpfError
 from certbot_dns_iijdpf.settings import Settings
 

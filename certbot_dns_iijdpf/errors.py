@@ -140,3 +140,7 @@ class ZoneNotFoundError(DpfError):
 
 class PendingEditsError(DpfError):
     """The zone holds staged edits that this plugin did not make, so it will not apply."""
+
+
+class PropagationError(DpfError):
+    """Some nameserver still did not serve the challenge when the wait ran out."""

@@ -29,15 +29,11 @@ import dns.rdatatype
 import dns.resolver
 
 from certbot_dns_iijdpf.deadline import Deadline
-from certbot_dns_iijdpf.errors import DpfError
+from certbot_dns_iijdpf.errors import PropagationError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_FALLBACK_SECONDS = 120.0
-
-
-class PropagationError(DpfError):
-    """Some nameserver still did not serve the challenge when the wait ran out."""
 
 
 @dataclass
@@ -196,14 +192,15 @@ class PropagationWaiter:
         for expectation in expectations:
             for hostname in expectation.nameservers:
                 addresses = self._resolve(hostname)
-                if not addresses:
+                if addresses:
+                    # One address per server: the CA asks the server, not each address.
+                    servers.append(_Server(expectation.zone, hostname, addresses[0]))
+                else:
                     logger.warning(
                         "Could not find the address of nameserver %s of zone %s.",
                         hostname,
                         expectation.zone,
                     )
-                for address in addresses[:1]:
-                    servers.append(_Server(expectation.zone, hostname, address))
         return servers
 
     def _check(self, server: _Server, expected: Mapping[str, set[str]]) -> None:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from certbot_dns_iijdpf.client import DEFAULT_ENDPOINT, validate_endpoint
+from certbot_dns_iijdpf.endpoint import DEFAULT_ENDPOINT, validate_endpoint
 from certbot_dns_iijdpf.errors import DpfError
 
 DEFAULT_TTL = 60

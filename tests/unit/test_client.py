@@ -27,8 +27,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from certbot_dns_iijdpf.client import DpfClient, parse_retry_after, validate_endpoint
+from certbot_dns_iijdpf.client import DpfClient, parse_retry_after
 from certbot_dns_iijdpf.deadline import Deadline
+from certbot_dns_iijdpf.endpoint import validate_endpoint
 from certbot_dns_iijdpf.errors import (
     DpfApiError,
     DpfError,

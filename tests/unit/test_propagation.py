@@ -1,8 +1,8 @@
 import pytest
 
 from certbot_dns_iijdpf.deadline import Deadline
-from certbot_dns_iijdpf.errors import RunTimeoutError
-from certbot_dns_iijdpf.propagation import PropagationError, PropagationWaiter, ZoneExpectation
+from certbot_dns_iijdpf.errors import PropagationError, RunTimeoutError
+from certbot_dns_iijdpf.propagation import PropagationWaiter, ZoneExpectation
 
 NAME = "_acme-challenge.example.com."
 
