@@ -5,4 +5,6 @@ Use it as ``certbot certonly -a dns-iijdpf --dns-iijdpf-credentials
 is the user manual; the package exposes no Python API of its own.
 """
 
+# The one place the version is written: pyproject.toml reads it from here
+# (setuptools' ``attr``), and a release is tagged ``v`` + this.
 __version__ = "0.1.0"

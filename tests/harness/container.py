@@ -35,6 +35,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -598,3 +599,125 @@ def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.
         if time.monotonic() >= deadline:
             return bool(predicate())
         time.sleep(interval)
+
+
+# -- the Debian package -----------------------------------------------------------------
+
+# What dpkg-buildpackage needs on the host (scripts/bootstrap installs them).
+DEBIAN_BUILD_PROGRAMS = ("dpkg-buildpackage", "dpkg-source", "dh", "pybuild", "lintian")
+# A clean environment: the tests' interpreter (a venv, pyenv) must not be the
+# python3 that pybuild finds first on PATH.
+_DEBIAN_BUILD_ENV = {
+    "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/root",
+    "LANG": "C.UTF-8",
+}
+
+
+@dataclass(frozen=True)
+class DebianBuild:
+    """The source package and python3-certbot-dns-iijdpf built from this repository."""
+
+    directory: Path
+    deb: Path
+    dsc: Path
+    changes: Path
+    wheel: Path  # `pip wheel --no-deps` of the same tree, for the CERTBOT_PLUGIN_PATH route
+
+
+def _tree_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            digest.update(str(path.relative_to(root)).encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:12]
+
+
+def ensure_debian_package(cache: Path = ROOTFS_CACHE, timeout: float = 600) -> DebianBuild:
+    """``dpkg-buildpackage -us -uc -b`` of this repository, once per change of its files.
+
+    Built on this machine (Debian 12, as the package's users have it) in a
+    copy of the tree as a fresh clone has it, next to the container image and
+    named after a digest of that tree. The source package (``dpkg-source -b``,
+    before the build dirties the tree) is made too, for lintian.
+    """
+    search = "/usr/sbin:/usr/bin:/sbin:/bin"
+    missing = [name for name in DEBIAN_BUILD_PROGRAMS if shutil.which(name, path=search) is None]
+    if missing:
+        raise HarnessError(
+            f"not installed: {', '.join(missing)}; scripts/bootstrap installs dpkg-dev, "
+            "debhelper, dh-python, pybuild-plugin-pyproject and lintian"
+        )
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".debian-source-", dir=cache))
+    try:
+        source = copy_source_tree(staging / "certbot-dns-iijdpf")
+        final = cache / f"debian-package-{_tree_digest(source)}"
+        with _locked(cache / ".lock"):
+            if not final.is_dir():
+                log = staging / "build.log"
+                log.write_text("")
+                environment = dict(_DEBIAN_BUILD_ENV)
+
+                def run(argv: Sequence[str], cwd: Path, what: str) -> None:
+                    with log.open("a") as out:
+                        out.write(f"$ {shlex.join(argv)}\n")
+                        out.flush()
+                        result = subprocess.run(
+                            list(argv),
+                            cwd=cwd,
+                            env=environment,
+                            stdin=subprocess.DEVNULL,
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                            timeout=timeout,
+                            check=False,
+                        )
+                    if result.returncode != 0:
+                        raise HarnessError(
+                            f"{what} failed (exit {result.returncode})\n--- {log} ---\n"
+                            f"{tail(log.read_text(errors='replace'))}"
+                        )
+
+                run(["dpkg-source", "-b", source.name], staging, "dpkg-source -b")
+                run(["dpkg-buildpackage", "-us", "-uc", "-b"], source, "dpkg-buildpackage")
+                wheels = staging / "wheels"
+                run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "pip",
+                        "wheel",
+                        "--quiet",
+                        "--no-deps",
+                        "--no-build-isolation",
+                        "--wheel-dir",
+                        str(wheels),
+                        str(source),
+                    ],
+                    staging,
+                    "pip wheel",
+                )
+                shutil.rmtree(source)
+                building = cache / f".building-{final.name}"
+                shutil.rmtree(building, ignore_errors=True)
+                os.replace(staging, building)
+                staging = building
+                os.replace(building, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def one(pattern: str) -> Path:
+        found = sorted(final.glob(pattern))
+        if len(found) != 1:
+            raise HarnessError(f"{final}: {len(found)} files match {pattern}")
+        return found[0]
+
+    return DebianBuild(
+        directory=final,
+        deb=one("python3-certbot-dns-iijdpf_*_all.deb"),
+        dsc=one("certbot-dns-iijdpf_*.dsc"),
+        changes=one("certbot-dns-iijdpf_*.changes"),
+        wheel=one("wheels/certbot_dns_iijdpf-*-py3-none-any.whl"),
+    )
