@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tests.dpf_emulator import NameserverSpec
-from tests.harness import CertbotRunner, write_ini
+from tests.harness import CertbotRunner
+from tests.harness.dpf import challenge_rows as challenge_rows
+from tests.harness.dpf import domain_args, nameservers, plugin_credentials
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
@@ -21,10 +23,7 @@ LAG_ALLOWANCE = 3.0
 
 def slow_nameservers(lag: float) -> list[NameserverSpec]:
     """The default two nameservers, both lagging ``lag`` seconds behind an apply."""
-    return [
-        NameserverSpec("ns1.dpf-emulator.test.", "127.0.0.53", 53, lag=lag),
-        NameserverSpec("ns2.dpf-emulator.test.", "127.0.0.54", 53, lag=lag),
-    ]
+    return nameservers(lag, lag)
 
 
 def signal_when(
@@ -43,21 +42,14 @@ def posted(emulator: Emulator) -> bool:
 
 
 def credentials(path: Path, emulator: Emulator, **extra: str) -> Path:
-    values: dict[str, object] = {
-        "dns_iijdpf_api_token": TOKEN,
-        "dns_iijdpf_endpoint": emulator.api_url,
-    }
-    values.update({f"dns_iijdpf_{k}": v for k, v in extra.items()})
-    return write_ini(path, values)
+    return plugin_credentials(path, emulator.api_url, TOKEN, **extra)
 
 
 def certonly_args(ini: Path | str | None, domains: Sequence[str], *extra: str) -> list[str]:
     args = ["certonly", "-a", "dns-iijdpf", "--dns-iijdpf-propagation-seconds", "20"]
     if ini is not None:
         args += ["--dns-iijdpf-credentials", str(ini)]
-    for domain in domains:
-        args += ["-d", domain]
-    return [*args, *extra]
+    return [*args, *domain_args(domains), *extra]
 
 
 def certonly(
@@ -83,10 +75,6 @@ def spawn_certonly(
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def challenge_rows(emulator: Emulator, zone: str) -> list[dict[str, Any]]:
-    return [r for r in emulator.records(zone) if str(r["name"]).startswith("_acme-challenge")]
 
 
 def snapshot(emulator: Emulator, zone: str) -> set[tuple[Any, ...]]:
