@@ -329,7 +329,13 @@ class ChallengePublisher:
             if self._gate(due, publishing):
                 continue
             rounds = self._next_round(rounds, last_words)
-            last_words = self._apply([run for run in due if run.error is None], publishing)
+            applying = [run for run in due if run.error is None]
+            last_words = self._apply(applying, publishing)
+            if publishing and len(applying) == 1 and not last_words and not self._shared(active):
+                # The zone's one apply job ended SUCCESSFUL: what we staged is
+                # live, and nobody else writes here.  Withdrawing reads again.
+                self._in_flight.clear()
+                return
 
     def _shared(self, runs: list[_ZoneRun]) -> bool:
         """Whether another ACME client has been seen at our names during this run."""
@@ -469,19 +475,19 @@ class ChallengePublisher:
         return job
 
     def _wait(self, batch: dict[str, str]) -> list[str]:
-        """Wait for a batch of jobs by polling the last one; read the others only if needed.
+        """Wait for a batch of jobs by polling only the last one.
 
-        The next read shows whether every write landed; only the last job
-        is polled, which saves one request for each write.  Jobs that FAILED
-        are read for DPF's words when the next round needs them.
+        The batch's jobs were accepted together and the last one normally
+        ends last; either way the next read, not the jobs, shows whether each
+        write landed, and a write that did not is planned again.  Polling one
+        job instead of all saves a request for each write.
         """
         if not batch:
             return []
         jobs = list(batch.items())
-        words = self._wait_for(jobs[-1:])
-        if words or len(jobs) == 1:
-            return words
-        return self._wait_for(jobs[:-1])
+        for job, _ in jobs[:-1]:
+            self._in_flight.pop(job, None)
+        return self._wait_for(jobs[-1:])
 
     def _wait_for(self, jobs: list[tuple[str, str]]) -> list[str]:
         try:
