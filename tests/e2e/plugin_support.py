@@ -29,9 +29,18 @@ def slow_nameservers(lag: float) -> list[NameserverSpec]:
 def signal_when(
     process: subprocess.Popen[str], ready: Callable[[], bool], signum: int, timeout: float = 60
 ) -> str:
-    """Send ``signum`` once ``ready()`` holds (or ``timeout`` passed); return the output."""
+    """Send ``signum`` once ``ready()`` holds; return the output.
+
+    Raises AssertionError (after killing the process) when ``ready()`` never
+    held within ``timeout``: the test would otherwise interrupt the run at
+    some other moment than the one it is about.
+    """
     deadline = time.monotonic() + timeout
-    while not ready() and time.monotonic() < deadline:
+    while not ready():
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            text = process.communicate(timeout=120)[0]
+            raise AssertionError(f"the moment to send signal {signum} never came:\n{text}")
         time.sleep(0.05)
     process.send_signal(signum)
     return process.communicate(timeout=120)[0]
