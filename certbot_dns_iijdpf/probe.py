@@ -256,6 +256,13 @@ class Outcome:
     job: JsonObject | None = None
     lost: bool = False
 
+    @property
+    def refusal(self) -> str | None:
+        """Why DPF did not do the write (refused at once, or its job FAILED), or None."""
+        if self.refused is not None:
+            return _detail_codes(self.refused)
+        return "its job FAILED" if self.status == "FAILED" else None
+
 
 def _detail_codes(exc: DpfApiError) -> str:
     codes = ", ".join(str(d) for d in exc.details)
@@ -1064,9 +1071,9 @@ class WriteCycle:
 
         outcome = self.attempt("write delete pending add", "DELETE", path, None, deleted)
         after = self.row(rid)
-        if outcome.refused is not None or outcome.status == "FAILED":
+        why = outcome.refusal
+        if why is not None:
             answer = "refused"
-            why = _detail_codes(outcome.refused) if outcome.refused else "its job FAILED"
             detail = f"refused ({why}); cancelled with DELETE .../changes instead"
         elif after is None:
             answer = "cancels"
@@ -1136,9 +1143,9 @@ class WriteCycle:
 
         outcome = self.attempt("write delete pending update", "DELETE", path, None, delete_staged)
         current = self.row(rid)
-        if outcome.refused is not None or outcome.status == "FAILED":
+        why = outcome.refusal
+        if why is not None:
             answer = "refused"
-            why = _detail_codes(outcome.refused) if outcome.refused else "its job FAILED"
             detail = f"refused ({why})"
         elif current is not None and current.state == DELETING:
             answer = "stages"
