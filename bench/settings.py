@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import inspect
 
+from certbot_dns_iijdpf._internal.client import DpfClient
 from certbot_dns_iijdpf.authenticator import DEFAULT_PROPAGATION_SECONDS
-from certbot_dns_iijdpf.client import DpfClient
 from tests.harness import REPO_ROOT
 from tests.harness.dpf import nameservers
 

@@ -1,8 +1,8 @@
 """The certbot plugin: ``-a dns-iijdpf``.
 
 This module is certbot glue only.  It reads the settings, turns certbot's
-challenges into :class:`~certbot_dns_iijdpf.challenges.Challenge` objects and
-hands them to :class:`~certbot_dns_iijdpf.challenges.ChallengePublisher`, and
+challenges into :class:`~certbot_dns_iijdpf._internal.publisher.Challenge` objects and
+hands them to :class:`~certbot_dns_iijdpf._internal.publisher.ChallengePublisher`, and
 turns every DPF error into a :class:`certbot.errors.PluginError` whose text
 tells the operator what to fix.
 """
@@ -21,14 +21,14 @@ from certbot import errors
 from certbot.achallenges import AnnotatedChallenge
 from certbot.plugins import dns_common
 
-from certbot_dns_iijdpf import settings as settings_module
-from certbot_dns_iijdpf.endpoint import DEFAULT_ENDPOINT
-from certbot_dns_iijdpf.errors import DpfApiError, DpfError
-from certbot_dns_iijdpf.settings import Settings
+from certbot_dns_iijdpf._internal import settings as settings_module
+from certbot_dns_iijdpf._internal.endpoint import DEFAULT_ENDPOINT
+from certbot_dns_iijdpf._internal.errors import DpfApiError, DpfError
+from certbot_dns_iijdpf._internal.settings import Settings
 
 if TYPE_CHECKING:
-    from certbot_dns_iijdpf.deadline import Deadline
-    from certbot_dns_iijdpf.publisher import Challenge, ChallengePublisher
+    from certbot_dns_iijdpf._internal.deadline import Deadline
+    from certbot_dns_iijdpf._internal.publisher import Challenge, ChallengePublisher
 
 # certbot imports every installed plugin on every run, renewals of unrelated
 # certificates included; the modules that do the work (and dnspython) are
@@ -173,13 +173,13 @@ class Authenticator(dns_common.DNSAuthenticator):
             raise errors.PluginError(str(exc)) from None
 
     def _publisher_for_run(self) -> ChallengePublisher:
-        from certbot_dns_iijdpf.client import DpfClient
-        from certbot_dns_iijdpf.deadline import Deadline
-        from certbot_dns_iijdpf.jobs import JobWaiter
-        from certbot_dns_iijdpf.journal import FILE_NAME, Journal
-        from certbot_dns_iijdpf.propagation import PropagationWaiter
-        from certbot_dns_iijdpf.publisher import ChallengePublisher
-        from certbot_dns_iijdpf.zones import ZoneDirectory
+        from certbot_dns_iijdpf._internal.client import DpfClient
+        from certbot_dns_iijdpf._internal.deadline import Deadline
+        from certbot_dns_iijdpf._internal.jobs import JobWaiter
+        from certbot_dns_iijdpf._internal.journal import FILE_NAME, Journal
+        from certbot_dns_iijdpf._internal.propagation import PropagationWaiter
+        from certbot_dns_iijdpf._internal.publisher import ChallengePublisher
+        from certbot_dns_iijdpf._internal.zones import ZoneDirectory
 
         if self._publisher is None:
             assert self._settings is not None
@@ -264,7 +264,7 @@ class Authenticator(dns_common.DNSAuthenticator):
 
     @staticmethod
     def _challenges(achalls: list[AnnotatedChallenge]) -> list[Challenge]:
-        from certbot_dns_iijdpf.publisher import Challenge
+        from certbot_dns_iijdpf._internal.publisher import Challenge
 
         found: list[Challenge] = []
         for achall in achalls:

@@ -15,13 +15,13 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from certbot_dns_iijdpf.client import DpfClient
-from certbot_dns_iijdpf.errors import DpfError
-from certbot_dns_iijdpf.jobs import JobWaiter
-from certbot_dns_iijdpf.journal import Journal
-from certbot_dns_iijdpf.propagation import PropagationWaiter
-from certbot_dns_iijdpf.publisher import Challenge, ChallengePublisher
-from certbot_dns_iijdpf.zones import ZoneDirectory
+from certbot_dns_iijdpf._internal.client import DpfClient
+from certbot_dns_iijdpf._internal.errors import DpfError
+from certbot_dns_iijdpf._internal.jobs import JobWaiter
+from certbot_dns_iijdpf._internal.journal import Journal
+from certbot_dns_iijdpf._internal.propagation import PropagationWaiter
+from certbot_dns_iijdpf._internal.publisher import Challenge, ChallengePublisher
+from certbot_dns_iijdpf._internal.zones import ZoneDirectory
 from tests.dpf_emulator import (
     Emulator,
     EmulatorConfig,

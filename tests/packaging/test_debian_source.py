@@ -75,6 +75,7 @@ def test_depends_on_debians_certbot_abi_and_ships_the_entry_point(built: DebianB
     dist_info = f"./usr/lib/python3/dist-packages/certbot_dns_iijdpf-{package_version()}.dist-info"
     assert f"{dist_info}/entry_points.txt" in listing, listing
     assert "./usr/lib/python3/dist-packages/certbot_dns_iijdpf/authenticator.py" in listing
+    assert "./usr/lib/python3/dist-packages/certbot_dns_iijdpf/_internal/publisher.py" in listing
     assert "/tests/" not in listing
     extracted = subprocess.run(
         ["dpkg-deb", "--fsys-tarfile", str(built.deb)], env=CLEAN_ENV, capture_output=True

@@ -13,9 +13,9 @@ import pytest
 from certbot import errors
 from certbot.plugins import dns_test_common
 
+from certbot_dns_iijdpf._internal.errors import DpfApiError, DpfError, ErrorDetail
+from certbot_dns_iijdpf._internal.publisher import Challenge
 from certbot_dns_iijdpf.authenticator import Authenticator, _absolute_path, given_on_command_line
-from certbot_dns_iijdpf.errors import DpfApiError, DpfError, ErrorDetail
-from certbot_dns_iijdpf.publisher import Challenge
 
 
 class StubPublisher:

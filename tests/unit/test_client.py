@@ -27,10 +27,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from certbot_dns_iijdpf.client import DpfClient, parse_retry_after
-from certbot_dns_iijdpf.deadline import Deadline
-from certbot_dns_iijdpf.endpoint import validate_endpoint
-from certbot_dns_iijdpf.errors import (
+from certbot_dns_iijdpf._internal.client import DpfClient, parse_retry_after
+from certbot_dns_iijdpf._internal.deadline import Deadline
+from certbot_dns_iijdpf._internal.endpoint import validate_endpoint
+from certbot_dns_iijdpf._internal.errors import (
     DpfApiError,
     DpfError,
     DpfProtocolError,

@@ -1,7 +1,7 @@
 import pytest
 
-from certbot_dns_iijdpf.cname import follow
-from certbot_dns_iijdpf.errors import DpfError
+from certbot_dns_iijdpf._internal.cname import follow
+from certbot_dns_iijdpf._internal.errors import DpfError
 
 
 def test_no_cname_keeps_the_name() -> None:

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from certbot_dns_iijdpf.deadline import Deadline
-from certbot_dns_iijdpf.errors import DpfError, RunTimeoutError
+from certbot_dns_iijdpf._internal.deadline import Deadline
+from certbot_dns_iijdpf._internal.errors import DpfError, RunTimeoutError
 
 
 class Clock:

@@ -2,9 +2,9 @@ from typing import Any
 
 import pytest
 
-from certbot_dns_iijdpf.deadline import Deadline
-from certbot_dns_iijdpf.errors import DpfJobError, DpfProtocolError, RunTimeoutError
-from certbot_dns_iijdpf.jobs import JobWaiter
+from certbot_dns_iijdpf._internal.deadline import Deadline
+from certbot_dns_iijdpf._internal.errors import DpfJobError, DpfProtocolError, RunTimeoutError
+from certbot_dns_iijdpf._internal.jobs import JobWaiter
 
 
 class FakeClock:

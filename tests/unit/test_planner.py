@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 
-from certbot_dns_iijdpf.planner import (
+from certbot_dns_iijdpf._internal.planner import (
     Edit,
     EditKind,
     Row,

@@ -1,8 +1,8 @@
 import pytest
 
-from certbot_dns_iijdpf.deadline import Deadline
-from certbot_dns_iijdpf.errors import PropagationError, RunTimeoutError
-from certbot_dns_iijdpf.propagation import PropagationWaiter, ZoneExpectation
+from certbot_dns_iijdpf._internal.deadline import Deadline
+from certbot_dns_iijdpf._internal.errors import PropagationError, RunTimeoutError
+from certbot_dns_iijdpf._internal.propagation import PropagationWaiter, ZoneExpectation
 
 NAME = "_acme-challenge.example.com."
 

@@ -1,7 +1,7 @@
 import pytest
 
-from certbot_dns_iijdpf import settings
-from certbot_dns_iijdpf.errors import DpfError
+from certbot_dns_iijdpf._internal import settings
+from certbot_dns_iijdpf._internal.errors import DpfError
 
 
 def values(**kw: str) -> settings.Settings:

@@ -1,4 +1,4 @@
-from certbot_dns_iijdpf import txt
+from certbot_dns_iijdpf._internal import txt
 
 ACME = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456"
 

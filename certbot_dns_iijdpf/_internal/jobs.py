@@ -13,9 +13,9 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from certbot_dns_iijdpf.client import DpfClient, JsonObject
-from certbot_dns_iijdpf.deadline import Deadline
-from certbot_dns_iijdpf.errors import DpfJobError, DpfProtocolError
+from certbot_dns_iijdpf._internal.client import DpfClient, JsonObject
+from certbot_dns_iijdpf._internal.deadline import Deadline
+from certbot_dns_iijdpf._internal.errors import DpfJobError, DpfProtocolError
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class JobWaiter:
         Raises :class:`DpfJobError` naming the first job that FAILED (with
         DPF's ``error_type`` and ``error_message``) or that was still RUNNING
         when the time ran out (``still_running``), and
-        :class:`~certbot_dns_iijdpf.errors.RunTimeoutError` when the run's
+        :class:`~certbot_dns_iijdpf._internal.errors.RunTimeoutError` when the run's
         budget ends first.  All jobs are read to the end first, so that a
         failure of one does not leave the caller guessing about the others.
         """

@@ -28,8 +28,8 @@ import dns.query
 import dns.rdatatype
 import dns.resolver
 
-from certbot_dns_iijdpf.deadline import Deadline
-from certbot_dns_iijdpf.errors import PropagationError
+from certbot_dns_iijdpf._internal.deadline import Deadline
+from certbot_dns_iijdpf._internal.errors import PropagationError
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class PropagationWaiter:
 
         Raises :class:`PropagationError` naming the lagging servers when the
         upper bound (``--dns-iijdpf-propagation-seconds``) runs out, and
-        :class:`~certbot_dns_iijdpf.errors.RunTimeoutError` when the run's
+        :class:`~certbot_dns_iijdpf._internal.errors.RunTimeoutError` when the run's
         budget ends first.  A bound of 0 turns the check (and its wait) off.
         """
         expectations = [e for e in expectations if e.txt]

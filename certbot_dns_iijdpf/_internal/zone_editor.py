@@ -1,7 +1,7 @@
 """Reading, editing and applying one DPF zone.
 
 :class:`ZoneEditor` reads a zone (its edit view, and what DNS serves where the
-edit view cannot tell), sends the writes that :mod:`certbot_dns_iijdpf.planner`
+edit view cannot tell), sends the writes that :mod:`certbot_dns_iijdpf._internal.planner`
 plans and the zone's apply, and turns DPF's refusals into messages that say
 what to fix.  It decides nothing: the publisher does.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Set
 
-from certbot_dns_iijdpf.client import DpfClient, JsonObject
-from certbot_dns_iijdpf.errors import DpfApiError, DpfError
-from certbot_dns_iijdpf.planner import UPDATING, Edit, EditKind, Row, ZoneSnapshot
-from certbot_dns_iijdpf.zones import Zone
+from certbot_dns_iijdpf._internal.client import DpfClient, JsonObject
+from certbot_dns_iijdpf._internal.errors import DpfApiError, DpfError
+from certbot_dns_iijdpf._internal.planner import UPDATING, Edit, EditKind, Row, ZoneSnapshot
+from certbot_dns_iijdpf._internal.zones import Zone
 
 logger = logging.getLogger(__name__)
 

@@ -33,11 +33,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from certbot_dns_iijdpf import txt
-from certbot_dns_iijdpf.client import DpfClient
-from certbot_dns_iijdpf.cname import follow, lookup_cname
-from certbot_dns_iijdpf.deadline import Deadline
-from certbot_dns_iijdpf.errors import (
+from certbot_dns_iijdpf._internal import txt
+from certbot_dns_iijdpf._internal.client import DpfClient
+from certbot_dns_iijdpf._internal.cname import follow, lookup_cname
+from certbot_dns_iijdpf._internal.deadline import Deadline
+from certbot_dns_iijdpf._internal.errors import (
     DpfApiError,
     DpfError,
     DpfJobError,
@@ -45,9 +45,9 @@ from certbot_dns_iijdpf.errors import (
     WriteOutcomeUnknown,
     ZoneNotFoundError,
 )
-from certbot_dns_iijdpf.jobs import JobWaiter
-from certbot_dns_iijdpf.journal import Entry, Journal
-from certbot_dns_iijdpf.planner import (
+from certbot_dns_iijdpf._internal.jobs import JobWaiter
+from certbot_dns_iijdpf._internal.journal import Entry, Journal
+from certbot_dns_iijdpf._internal.planner import (
     ADDING,
     APPLIED,
     BEFORE_UPDATE,
@@ -63,9 +63,9 @@ from certbot_dns_iijdpf.planner import (
     plan,
     txt_view,
 )
-from certbot_dns_iijdpf.propagation import PropagationWaiter, ZoneExpectation
-from certbot_dns_iijdpf.zone_editor import ZoneEditor
-from certbot_dns_iijdpf.zones import Zone, ZoneDirectory, canonical
+from certbot_dns_iijdpf._internal.propagation import PropagationWaiter, ZoneExpectation
+from certbot_dns_iijdpf._internal.zone_editor import ZoneEditor
+from certbot_dns_iijdpf._internal.zones import Zone, ZoneDirectory, canonical
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from certbot_dns_iijdpf.errors import DpfError
+from certbot_dns_iijdpf._internal.errors import DpfError
 
 DEFAULT_ENDPOINT = "https://api.dns-platform.jp/dpf/v1"
 

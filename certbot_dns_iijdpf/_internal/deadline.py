@@ -4,7 +4,7 @@ certbot runs this plugin unattended from a timer, and nothing above it stops
 a run that hangs.  One :class:`Deadline` is shared by the HTTP client, the job
 waiter and the propagation waiter of a run: each of them caps its timeouts and
 sleeps by :meth:`Deadline.remaining` and gives up with
-:class:`~certbot_dns_iijdpf.errors.RunTimeoutError` once the budget is spent,
+:class:`~certbot_dns_iijdpf._internal.errors.RunTimeoutError` once the budget is spent,
 so that a slow or stalling DPF cannot keep a renewal waiting for hours.
 """
 
@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable
 
-from certbot_dns_iijdpf.errors import RunTimeoutError
+from certbot_dns_iijdpf._internal.errors import RunTimeoutError
 
 DEFAULT_OPTION = "--dns-iijdpf-timeout-seconds"
 

@@ -20,8 +20,8 @@ from collections.abc import Callable
 import dns.exception
 import dns.resolver
 
-from certbot_dns_iijdpf.errors import DpfError
-from certbot_dns_iijdpf.zones import canonical
+from certbot_dns_iijdpf._internal.errors import DpfError
+from certbot_dns_iijdpf._internal.zones import canonical
 
 logger = logging.getLogger(__name__)
 

@@ -41,8 +41,8 @@ from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
-from certbot_dns_iijdpf import txt
-from certbot_dns_iijdpf.zones import canonical
+from certbot_dns_iijdpf._internal import txt
+from certbot_dns_iijdpf._internal.zones import canonical
 
 APPLIED = 0
 ADDING = 1

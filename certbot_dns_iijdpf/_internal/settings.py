@@ -21,8 +21,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from certbot_dns_iijdpf.endpoint import DEFAULT_ENDPOINT, validate_endpoint
-from certbot_dns_iijdpf.errors import DpfError
+from certbot_dns_iijdpf._internal.endpoint import DEFAULT_ENDPOINT, validate_endpoint
+from certbot_dns_iijdpf._internal.errors import DpfError
 
 DEFAULT_TTL = 60
 ENV_TOKEN = "IIJ_DPF_API_TOKEN"

@@ -33,9 +33,9 @@ import dns.rcode
 import dns.rdatatype
 
 from certbot_dns_iijdpf import __version__
-from certbot_dns_iijdpf.client import DpfClient, JsonObject
-from certbot_dns_iijdpf.errors import DpfApiError, DpfError, WriteOutcomeUnknown
-from certbot_dns_iijdpf.planner import (
+from certbot_dns_iijdpf._internal.client import DpfClient, JsonObject
+from certbot_dns_iijdpf._internal.errors import DpfApiError, DpfError, WriteOutcomeUnknown
+from certbot_dns_iijdpf._internal.planner import (
     ADDING,
     APPLIED,
     BEFORE_UPDATE,
@@ -44,9 +44,9 @@ from certbot_dns_iijdpf.planner import (
     Row,
     describe_rows,
 )
-from certbot_dns_iijdpf.propagation import query_txt, resolve_addresses
-from certbot_dns_iijdpf.settings import Settings
-from certbot_dns_iijdpf.zones import canonical
+from certbot_dns_iijdpf._internal.propagation import query_txt, resolve_addresses
+from certbot_dns_iijdpf._internal.settings import Settings
+from certbot_dns_iijdpf._internal.zones import canonical
 
 OK = "ok"
 INFO = "info"

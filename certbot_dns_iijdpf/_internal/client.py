@@ -11,11 +11,11 @@ token and unwraps DPF's envelopes.  Around each request it enforces:
   not be established.  A write whose answer was lost after it may have been
   processed (another 5xx, a read timeout, a connection broken after sending,
   an answer cut short) raises
-  :class:`~certbot_dns_iijdpf.errors.WriteOutcomeUnknown`.
+  :class:`~certbot_dns_iijdpf._internal.errors.WriteOutcomeUnknown`.
 * **Waits that DPF asks for, within the run's budget.**  ``Retry-After`` is
   honoured in full; when the wait (or a backoff) would outlast the
-  :class:`~certbot_dns_iijdpf.deadline.Deadline`, the request gives up at once
-  with :class:`~certbot_dns_iijdpf.errors.RunTimeoutError`.  Connect and read
+  :class:`~certbot_dns_iijdpf._internal.deadline.Deadline`, the request gives up at once
+  with :class:`~certbot_dns_iijdpf._internal.errors.RunTimeoutError`.  Connect and read
   timeouts of every attempt are capped by the time left.
 * **A client-side rate limit** (a token bucket) that every attempt passes,
   retries included.
@@ -24,7 +24,7 @@ token and unwraps DPF's envelopes.  Around each request it enforces:
   followed; it never appears in a log line, an exception message or a
   ``repr()``.
 
-Error bodies become :class:`~certbot_dns_iijdpf.errors.DpfApiError`.
+Error bodies become :class:`~certbot_dns_iijdpf._internal.errors.DpfApiError`.
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ from urllib3.util.retry import Retry
 from urllib3.util.timeout import Timeout
 
 from certbot_dns_iijdpf import __version__
-from certbot_dns_iijdpf.deadline import Deadline
-from certbot_dns_iijdpf.endpoint import validate_endpoint
-from certbot_dns_iijdpf.errors import (
+from certbot_dns_iijdpf._internal.deadline import Deadline
+from certbot_dns_iijdpf._internal.endpoint import validate_endpoint
+from certbot_dns_iijdpf._internal.errors import (
     DpfApiError,
     DpfError,
     DpfProtocolError,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from certbot_dns_iijdpf.client import DpfClient
-from certbot_dns_iijdpf.errors import DpfApiError, DpfError, ZoneNotFoundError
+from certbot_dns_iijdpf._internal.client import DpfClient
+from certbot_dns_iijdpf._internal.errors import DpfApiError, DpfError, ZoneNotFoundError
 
 PUBLISHED = 2
 
