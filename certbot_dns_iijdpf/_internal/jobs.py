@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from certbot_dns_iijdpf._internal.client import DpfClient, JsonObject
 from certbot_dns_iijdpf._internal.deadline import Deadline
@@ -24,6 +25,17 @@ DEFAULT_JOB_TIMEOUT = 600.0
 _MIN_SLEEP = 0.05
 # Time left for the request of the last poll before the run's budget ends.
 _POLL_MARGIN = 0.5
+
+
+@dataclass(frozen=True)
+class Job:
+    """A write DPF accepted: its job's ``request_id``, and what the write was for messages."""
+
+    id: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"DPF job {self.id} ({self.what})"
 
 
 class JobWaiter:
@@ -54,8 +66,8 @@ class JobWaiter:
         """How long jobs have taken on this endpoint so far, or None before the first."""
         return self._typical
 
-    def wait(self, jobs: Iterable[tuple[str, str]]) -> dict[str, JsonObject]:
-        """Wait for every ``(request_id, description)`` and return their final objects.
+    def wait(self, jobs: Iterable[Job]) -> dict[str, JsonObject]:
+        """Wait for every job and return their final objects by ``request_id``.
 
         Raises :class:`DpfJobError` naming the first job that FAILED (with
         DPF's ``error_type`` and ``error_message``) or that was still RUNNING
@@ -64,8 +76,8 @@ class JobWaiter:
         budget ends first.  All jobs are read to the end first, so that a
         failure of one does not leave the caller guessing about the others.
         """
-        described = dict(jobs)
-        pending = dict(described)
+        pending = {job.id: job for job in jobs}
+        described = dict(pending)
         if not pending:
             return {}
         started = self._clock()
@@ -77,8 +89,7 @@ class JobWaiter:
         while True:
             remaining = self._deadline.remaining()
             if remaining < _POLL_MARGIN + _MIN_SLEEP:
-                request_id, what = next(iter(pending.items()))
-                raise self._deadline.error(f"DPF job {request_id} ({what})")
+                raise self._deadline.error(str(next(iter(pending.values()))))
             # The last poll comes just before the run's budget or the waiter's
             # own timeout ends, not one (growing) interval before it: a job
             # learnt to take 10 seconds may still end within the 8 left.
@@ -102,9 +113,8 @@ class JobWaiter:
                 self._learn(self._clock() - started if saw_running else first_delay * 0.8)
                 break
             if self._clock() - started >= self._timeout:
-                request_id, what = next(iter(pending.items()))
                 raise DpfJobError(
-                    f"DPF job {request_id} ({what}) was still RUNNING after "
+                    f"{next(iter(pending.values()))} was still RUNNING after "
                     f"{self._timeout:.0f} seconds; DPF may be overloaded. Check the zone's "
                     "state in the DPF console before trying again.",
                     still_running=True,
@@ -114,12 +124,9 @@ class JobWaiter:
         failures = [(rid, job) for rid, job in finished.items() if job.get("status") == "FAILED"]
         if failures:
             request_id, job = failures[0]
-            what = described.get(request_id, "")
             error_type = str(job.get("error_type", ""))
             error_message = str(job.get("error_message", ""))
-            raise DpfJobError(
-                f"DPF job {request_id} ({what}) FAILED: {error_type}: {error_message}"
-            )
+            raise DpfJobError(f"{described[request_id]} FAILED: {error_type}: {error_message}")
         return finished
 
     def _learn(self, estimate: float) -> None:

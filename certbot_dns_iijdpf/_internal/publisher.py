@@ -45,7 +45,7 @@ from certbot_dns_iijdpf._internal.errors import (
     WriteOutcomeUnknown,
     ZoneNotFoundError,
 )
-from certbot_dns_iijdpf._internal.jobs import JobWaiter
+from certbot_dns_iijdpf._internal.jobs import Job, JobWaiter
 from certbot_dns_iijdpf._internal.journal import Entry, Journal
 from certbot_dns_iijdpf._internal.planner import (
     ADDING,
@@ -152,7 +152,7 @@ class ChallengePublisher:
         self._targets: dict[str, str] = {}
         # Jobs whose end nobody has seen yet, and whether a write may have
         # landed without our knowing its job (a lost answer, an interruption).
-        self._in_flight: dict[str, str] = {}
+        self._in_flight: dict[str, Job] = {}
         self._unsettled = False
         # Once a write's fate was unknown, a late landing is possible for the
         # rest of the run: the journal then keeps its entries for the next run.
@@ -421,11 +421,10 @@ class ChallengePublisher:
     def _send(self, writes: list[tuple[_ZoneRun, Edit]], publishing: bool) -> list[str]:
         """Send every write, wait for the last job; return what DPF said against them."""
         words: list[str] = []
-        batch: dict[str, str] = {}
+        batch: list[Job] = []
         for run, edit in writes:
             if run.error is not None:
                 continue
-            what = f"{edit.describe()} in zone {run.editor.label}"
             try:
                 job = self._write(functools.partial(run.editor.send, edit))
                 run.written.add(edit.name)
@@ -435,7 +434,12 @@ class ChallengePublisher:
                 if fatal is not None:
                     self._fail(run, fatal, publishing)
                     continue
-                logger.debug("DPF refused to %s (%s); re-reading", what, exc)
+                logger.debug(
+                    "DPF refused to %s in zone %s (%s); re-reading",
+                    edit.describe(),
+                    run.editor.label,
+                    exc,
+                )
                 run.rewrites.pop(edit.record_id or "", None)
                 words.append(str(exc))
                 if exc.has_detail("forbidden", "record") and edit.record_id is not None:
@@ -448,7 +452,7 @@ class ChallengePublisher:
                 # The cancel may have landed: keep the values it would take away.
                 self._carry(run, edit)
                 continue
-            batch[job] = what
+            batch.append(job)
         words.extend(self._wait(batch))
         return words
 
@@ -459,7 +463,7 @@ class ChallengePublisher:
         if kept:
             run.carry[edit.name] = run.carry.get(edit.name, ()) + kept
 
-    def _write(self, send: Callable[[], str]) -> str:
+    def _write(self, send: Callable[[], Job]) -> Job:
         """Send one write, keeping track of it even when the run is interrupted."""
         self._wrote = True
         try:
@@ -471,10 +475,10 @@ class ChallengePublisher:
             # write may have landed, and its job id is unknown.
             self._unsettled = self._late_writes_possible = True
             raise
-        self._in_flight[job] = "write"
+        self._in_flight[job.id] = job
         return job
 
-    def _wait(self, batch: dict[str, str]) -> list[str]:
+    def _wait(self, batch: list[Job]) -> list[str]:
         """Wait for a batch of jobs by polling only the last one.
 
         The batch's jobs were accepted together and the last one normally
@@ -484,29 +488,27 @@ class ChallengePublisher:
         """
         if not batch:
             return []
-        jobs = list(batch.items())
-        for job, _ in jobs[:-1]:
-            self._in_flight.pop(job, None)
-        return self._wait_for(jobs[-1:])
+        for job in batch[:-1]:
+            self._in_flight.pop(job.id, None)
+        return self._wait_for(batch[-1])
 
-    def _wait_for(self, jobs: list[tuple[str, str]]) -> list[str]:
+    def _wait_for(self, job: Job) -> list[str]:
         try:
-            self._jobs.wait(jobs)
+            self._jobs.wait([job])
         except DpfJobError as exc:
             logger.info("%s; re-reading the zone", exc)
             if exc.still_running:
                 self._late_writes_possible = True
             return [str(exc)]
         finally:
-            for job, _ in jobs:
-                self._in_flight.pop(job, None)
+            self._in_flight.pop(job.id, None)
         return []
 
     def _settle(self) -> None:
         """Let jobs of ours land before reading: interrupted waits and lost answers."""
         if self._in_flight:
             try:
-                self._jobs.wait(list(self._in_flight.items()))
+                self._jobs.wait(self._in_flight.values())
             except DpfError as exc:
                 logger.debug("A job of an earlier step ended badly: %s", exc)
             self._in_flight.clear()
@@ -622,8 +624,8 @@ class ChallengePublisher:
     def _pending_error(run: _ZoneRun, foreign: list[Row], publishing: bool) -> PendingEditsError:
         if publishing:
             outcome = (
-                "Applying the zone could publish them, so nothing was applied; the "
-                "challenge records staged for this run are withdrawn."
+                "Applying the zone could publish them, so nothing was applied; certbot's "
+                "cleanup now withdraws the challenge records staged for this run."
             )
         else:
             outcome = (
@@ -640,11 +642,10 @@ class ChallengePublisher:
 
     def _apply(self, runs: list[_ZoneRun], publishing: bool) -> list[str]:
         words: list[str] = []
-        batch: dict[str, str] = {}
+        batch: list[Job] = []
         for run in runs:
-            what = f"apply zone {run.editor.label}"
             try:
-                batch[self._write(run.editor.send_apply)] = what
+                batch.append(self._write(run.editor.send_apply))
             except DpfApiError as exc:
                 fatal = run.editor.explain("apply the zone", exc)
                 certain = exc.is_token_rejected or exc.has_detail("forbidden", "zone")
@@ -654,7 +655,7 @@ class ChallengePublisher:
                 # An apply refused because nothing is pending is fine: the
                 # next read shows whether our edits are live.  Any other
                 # refusal is reported once the rounds run out.
-                logger.info("DPF refused to %s (%s); re-reading", what, exc)
+                logger.info("DPF refused to apply zone %s (%s); re-reading", run.editor.label, exc)
                 words.append(str(exc))
             except WriteOutcomeUnknown as exc:
                 logger.info("%s; re-reading the zone to see whether it happened", exc)

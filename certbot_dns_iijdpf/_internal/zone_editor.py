@@ -13,6 +13,7 @@ from collections.abc import Set
 
 from certbot_dns_iijdpf._internal.client import DpfClient, JsonObject
 from certbot_dns_iijdpf._internal.errors import DpfApiError, DpfError
+from certbot_dns_iijdpf._internal.jobs import Job
 from certbot_dns_iijdpf._internal.planner import UPDATING, Edit, EditKind, Row, ZoneSnapshot
 from certbot_dns_iijdpf._internal.zones import Zone
 
@@ -68,8 +69,11 @@ class ZoneEditor:
                 live[(row.name, row.rrtype)] += row.values
         return ZoneSnapshot(rows, live)
 
-    def send(self, edit: Edit) -> str:
-        """Send one staged write and return its job id."""
+    def send(self, edit: Edit) -> Job:
+        """Send one staged write and return its job."""
+        return Job(self._send(edit), f"{edit.describe()} in zone {self.label}")
+
+    def _send(self, edit: Edit) -> str:
         self._last = None
         rdata = [{"value": v} for v in edit.values]
         if edit.kind is EditKind.POST:
@@ -91,12 +95,13 @@ class ZoneEditor:
             return self.client.write("DELETE", f"{path}/changes")
         raise ValueError(f"unknown edit kind {edit.kind!r}")
 
-    def send_apply(self) -> str:
-        """Send the apply (``PATCH /zones/{id}/changes``) and return its job id."""
+    def send_apply(self) -> Job:
+        """Send the apply (``PATCH /zones/{id}/changes``) and return its job."""
         self._last = None
-        return self.client.write(
+        request_id = self.client.write(
             "PATCH", f"{self._base}/changes", {"description": APPLY_DESCRIPTION}
         )
+        return Job(request_id, f"apply zone {self.label}")
 
     def explain(self, what: str, exc: DpfApiError) -> DpfError | None:
         """The operator's message for a refusal that no re-read can cure, else None.

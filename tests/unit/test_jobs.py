@@ -4,7 +4,7 @@ import pytest
 
 from certbot_dns_iijdpf._internal.deadline import Deadline
 from certbot_dns_iijdpf._internal.errors import DpfJobError, DpfProtocolError, RunTimeoutError
-from certbot_dns_iijdpf._internal.jobs import JobWaiter
+from certbot_dns_iijdpf._internal.jobs import Job, JobWaiter
 
 
 class FakeClock:
@@ -43,10 +43,10 @@ def test_waits_for_every_job_and_learns_the_duration() -> None:
     ok = {"status": "SUCCESSFUL"}
     client = FakeClient(clock, {"a": (1.0, ok), "b": (1.0, ok)})
     w = waiter(client, clock)
-    assert set(w.wait([("a", "x"), ("b", "y")])) == {"a", "b"}
+    assert set(w.wait([Job("a", "x"), Job("b", "y")])) == {"a", "b"}
     first = len(client.reads)
     client.ends["c"] = (clock.now + 1.0, ok)
-    w.wait([("c", "z")])
+    w.wait([Job("c", "z")])
     # Having learnt that jobs take about a second, one poll is enough.
     assert len(client.reads) - first == 1
 
@@ -58,14 +58,14 @@ def test_failed_job_reports_dpf_fields() -> None:
     with pytest.raises(
         DpfJobError, match="a \\(create TXT x\\) FAILED: Bad Request: invalid rdata"
     ):
-        waiter(client, clock).wait([("a", "create TXT x")])
+        waiter(client, clock).wait([Job("a", "create TXT x")])
 
 
 def test_stuck_job_times_out_with_a_message() -> None:
     clock = FakeClock()
     client = FakeClient(clock, {"a": (10_000, {"status": "SUCCESSFUL"})})
     with pytest.raises(DpfJobError, match="still RUNNING after 20 seconds"):
-        waiter(client, clock, timeout=20).wait([("a", "apply zone example.com")])
+        waiter(client, clock, timeout=20).wait([Job("a", "apply zone example.com")])
     assert clock.now < 40
 
 
@@ -74,7 +74,7 @@ def test_typical_seconds_is_none_until_a_batch_ends() -> None:
     client = FakeClient(clock, {"a": (2.0, {"status": "SUCCESSFUL"})})
     w = waiter(client, clock)
     assert w.typical_seconds is None
-    w.wait([("a", "x")])
+    w.wait([Job("a", "x")])
     assert w.typical_seconds is not None
     assert 2.0 <= w.typical_seconds <= 3.5
 
@@ -92,7 +92,7 @@ def test_failed_job_is_not_still_running() -> None:
     failed = {"status": "FAILED", "error_type": "Bad Request", "error_message": "invalid rdata"}
     client = FakeClient(clock, {"a": (0.5, failed)})
     with pytest.raises(DpfJobError) as info:
-        waiter(client, clock).wait([("a", "create TXT x")])
+        waiter(client, clock).wait([Job("a", "create TXT x")])
     assert info.value.still_running is False
     assert "Bad Request" in str(info.value)
     assert "invalid rdata" in str(info.value)
@@ -103,7 +103,7 @@ def test_failure_is_reported_after_the_other_jobs_end() -> None:
     failed = {"status": "FAILED", "error_type": "Bad Request", "error_message": "no"}
     client = FakeClient(clock, {"a": (0.5, failed), "b": (3.0, {"status": "SUCCESSFUL"})})
     with pytest.raises(DpfJobError, match="a \\(first\\) FAILED"):
-        waiter(client, clock).wait([("a", "first"), ("b", "second")])
+        waiter(client, clock).wait([Job("a", "first"), Job("b", "second")])
     assert clock.now >= 3.0
     assert client.reads[-1] == "b"
 
@@ -112,7 +112,7 @@ def test_job_running_at_the_timeout_is_still_running() -> None:
     clock = FakeClock()
     client = FakeClient(clock, {"a": (10_000, {"status": "SUCCESSFUL"})})
     with pytest.raises(DpfJobError) as info:
-        waiter(client, clock, timeout=20).wait([("a", "apply zone example.com")])
+        waiter(client, clock, timeout=20).wait([Job("a", "apply zone example.com")])
     assert info.value.still_running is True
     assert "a (apply zone example.com) was still RUNNING after 20 seconds" in str(info.value)
     # The last poll is at the timeout, not an interval later.
@@ -130,7 +130,7 @@ def test_run_deadline_ending_first_is_a_run_timeout() -> None:
         sleep=clock.sleep,
     )
     with pytest.raises(RunTimeoutError) as info:
-        w.wait([("a", "apply zone example.com")])
+        w.wait([Job("a", "apply zone example.com")])
     text = str(info.value)
     assert "The run's time budget of 30 seconds (--dns-iijdpf-timeout-seconds)" in text
     assert "DPF job a (apply zone example.com)" in text
@@ -149,16 +149,16 @@ def test_learnt_duration_does_not_end_the_wait_early() -> None:
         clock=clock,
         sleep=clock.sleep,
     )
-    w.wait([("slow", "x")])
+    w.wait([Job("slow", "x")])
     assert w.typical_seconds == pytest.approx(10.0)
     # 8 seconds are left, less than the 10 learnt; a 3-second job still ends in time.
     clock.now = 92.0
     client.ends["quick"] = (95.0, ok)
-    assert set(w.wait([("quick", "y")])) == {"quick"}
+    assert set(w.wait([Job("quick", "y")])) == {"quick"}
 
 
 def test_unknown_status_is_a_protocol_error() -> None:
     clock = FakeClock()
     client = FakeClient(clock, {"a": (0.0, {"status": "PAUSED"})})
     with pytest.raises(DpfProtocolError, match="unknown status 'PAUSED'"):
-        waiter(client, clock).wait([("a", "x")])
+        waiter(client, clock).wait([Job("a", "x")])
