@@ -34,6 +34,8 @@ from certbot_dns_iijdpf._internal.errors import PropagationError
 logger = logging.getLogger(__name__)
 
 DEFAULT_FALLBACK_SECONDS = 120.0
+# How long one lookup of a nameserver's address may take, within the run's budget.
+RESOLVE_SECONDS = 5.0
 
 
 @dataclass
@@ -80,12 +82,15 @@ def query_txt(name: str, address: str, timeout: float) -> set[str]:
     return values
 
 
-def resolve_addresses(hostname: str) -> list[str]:
-    """Addresses of a nameserver host through the system resolver (IPv4 first)."""
+def resolve_addresses(hostname: str, lifetime: float = RESOLVE_SECONDS) -> list[str]:
+    """Addresses of a nameserver host through the system resolver (IPv4 first).
+
+    ``lifetime`` bounds each of the two lookups (A, then AAAA if no A).
+    """
     addresses: list[str] = []
     for rdtype in ("A", "AAAA"):
         try:
-            answer = dns.resolver.resolve(hostname, rdtype, lifetime=5.0)
+            answer = dns.resolver.resolve(hostname, rdtype, lifetime=lifetime)
         except (dns.exception.DNSException, OSError):
             continue
         addresses.extend(str(r) for r in answer)
@@ -106,7 +111,7 @@ class PropagationWaiter:
         unreachable_after: float = 10.0,
         fallback_seconds: float = DEFAULT_FALLBACK_SECONDS,
         query: Query = query_txt,
-        resolve: Callable[[str], list[str]] = resolve_addresses,
+        resolve: Callable[[str, float], list[str]] = resolve_addresses,
         deadline: Deadline | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -191,7 +196,10 @@ class PropagationWaiter:
         servers: list[_Server] = []
         for expectation in expectations:
             for hostname in expectation.nameservers:
-                addresses = self._resolve(hostname)
+                # Half the time left for each of the two lookups, so that
+                # resolving never overruns the run's budget.
+                lifetime = max(0.1, self._deadline.cap(2 * RESOLVE_SECONDS) / 2)
+                addresses = self._resolve(hostname, lifetime)
                 if addresses:
                     # One address per server: the CA asks the server, not each address.
                     servers.append(_Server(expectation.zone, hostname, addresses[0]))

@@ -61,7 +61,7 @@ def publisher(emulator: Emulator, tmp_path: Path, job_timeout: float = 10) -> Ch
         )
     )
 
-    def resolve(host: str) -> list[str]:
+    def resolve(host: str, lifetime: float) -> list[str]:
         return [f"{addresses[host][0]}:{addresses[host][1]}"] if host in addresses else []
 
     def query(name: str, address: str, timeout: float) -> set[str]:

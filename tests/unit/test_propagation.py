@@ -15,6 +15,7 @@ class World:
         self.slept = 0.0
         self.appear = {"192.0.2.1": 1.0, "192.0.2.2": 4.0}
         self.down: set[str] = set()
+        self.lifetimes: list[float] = []
 
     def clock(self) -> float:
         return self.now
@@ -29,7 +30,8 @@ class World:
             raise OSError("timed out")
         return {"v1", "v2"} if self.now >= self.appear[address] else set()
 
-    def resolve(self, host: str) -> list[str]:
+    def resolve(self, host: str, lifetime: float) -> list[str]:
+        self.lifetimes.append(lifetime)
         return {"ns1.dpf.test.": ["192.0.2.1"], "ns2.dpf.test.": ["192.0.2.2"]}.get(host, [])
 
 
@@ -127,3 +129,16 @@ def test_fallback_wait_beyond_the_budget_fails_at_once() -> None:
         make(world, timeout=600, budget=30, fallback=120).wait([EXPECT])
     # Given up once the servers proved unreachable, not at the end of the budget.
     assert world.now < 15
+
+
+def test_resolving_the_nameservers_stays_within_the_budget() -> None:
+    world = World()
+    make(world, budget=100).wait([EXPECT])
+    assert world.lifetimes == [5.0, 5.0]
+
+    # With 3 seconds left, a lookup gets half of them: A and AAAA together fit.
+    world = World()
+    world.appear["192.0.2.2"] = 1000
+    with pytest.raises(RunTimeoutError):
+        make(world, budget=3).wait([EXPECT])
+    assert world.lifetimes[0] == pytest.approx(1.5)
