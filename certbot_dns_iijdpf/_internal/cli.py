@@ -220,9 +220,9 @@ def load_settings(path: str | None) -> tuple[Settings | None, str, str]:
 
 def probe_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from certbot_dns_iijdpf._internal.client import DpfClient
-    from certbot_dns_iijdpf._internal.probe import (
+    from certbot_dns_iijdpf._internal.probe.checks import Probe
+    from certbot_dns_iijdpf._internal.probe.report import (
         FAILED,
-        Probe,
         Report,
         dump_json,
         summary_line,
