@@ -24,13 +24,11 @@ from tests.harness import (
     in_test_netns,
     make_pki,
 )
+from tests.harness.dpf import PEBBLE_DNS, RESOLVER, SERVICE_CODE, TOKEN, ZONE, nameservers
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
 
-# Pebble's VA asks the slower of the emulator's two default nameservers, so a
-# plugin that returns before every nameserver has the record fails validation.
-DEFAULT_PEBBLE_DNS = "127.0.0.54:53"
 
 NETNS_REASON = (
     "e2e test: needs root inside the test network namespace "
@@ -105,7 +103,7 @@ def pebble_factory(tmp_path: Path, pki: PKI, diagnostics: Diagnostics) -> Iterat
     _require_netns()
     started: list[Pebble] = []
 
-    def make(dns_server: str = DEFAULT_PEBBLE_DNS, **kwargs: Any) -> Pebble:
+    def make(dns_server: str = PEBBLE_DNS, **kwargs: Any) -> Pebble:
         index = len(started)
         kwargs.setdefault("workdir", tmp_path / f"pebble-{index}")
         kwargs.setdefault("pki", pki)
@@ -181,20 +179,13 @@ def challtestsrv(tmp_path: Path, diagnostics: Diagnostics) -> Iterator[ChallTest
 
 def emulator_defaults() -> dict[str, Any]:
     """Keyword arguments for ``EmulatorConfig`` used unless a test overrides them."""
-    from tests.dpf_emulator import NameserverSpec, TokenSpec, ZoneSpec
+    from tests.dpf_emulator import TokenSpec, ZoneSpec
 
     return {
-        "zones": [ZoneSpec(name="example.com.", service_code="dpm00000001")],
-        "tokens": [TokenSpec(token="test-token")],
-        "nameservers": [
-            NameserverSpec(
-                hostname="ns1.dpf-emulator.test.", address="127.0.0.53", port=53, lag=0.2
-            ),
-            NameserverSpec(
-                hostname="ns2.dpf-emulator.test.", address="127.0.0.54", port=53, lag=0.5
-            ),
-        ],
-        "resolver": ("127.0.0.1", 53),
+        "zones": [ZoneSpec(name=ZONE, service_code=SERVICE_CODE)],
+        "tokens": [TokenSpec(token=TOKEN)],
+        "nameservers": nameservers(0.2, 0.5),
+        "resolver": RESOLVER,
         "job_seconds": 0.2,
     }
 

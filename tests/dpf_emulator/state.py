@@ -417,11 +417,6 @@ class State:
             self._advance()
             return all(job.due == math.inf for job in self._running)
 
-    def next_due(self) -> float | None:
-        with self._lock:
-            dues = [job.due for job in self._running if job.due != math.inf]
-            return min(dues) if dues else None
-
     # -- authentication and lookups --------------------------------------
 
     def authenticate(self, token: str | None, write: bool) -> TokenSpec:

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from tests.dpf_emulator import NameserverSpec
 from tests.harness import CertbotRunner
+from tests.harness.dpf import TOKEN as TOKEN
 from tests.harness.dpf import challenge_rows as challenge_rows
 from tests.harness.dpf import domain_args, nameservers, plugin_credentials
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
 
-TOKEN = "test-token"
 # Longer than the slowest default nameserver's lag, with room for a busy machine.
 LAG_ALLOWANCE = 3.0
 
@@ -48,6 +48,23 @@ def signal_when(
 
 def posted(emulator: Emulator) -> bool:
     return any(entry.method == "POST" for entry in emulator.request_log)
+
+
+def a_write_was_refused(emulator: Emulator) -> bool:
+    """Whether DPF has refused a write (say, one held by another user's pending edit)."""
+    return any(
+        entry.method in ("POST", "PATCH", "DELETE") and (entry.status or 0) >= 400
+        for entry in emulator.request_log
+    )
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    """Return once ``condition()`` holds; AssertionError naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
+        time.sleep(0.05)
 
 
 def credentials(path: Path, emulator: Emulator, **extra: str) -> Path:

@@ -9,26 +9,28 @@ before our own plugin is judged by it.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.harness import VENVS, CertbotRunner, Pebble, write_ini
+from tests.e2e.plugin_support import wait_until_served
+from tests.harness import CertbotRunner, Pebble
+from tests.harness.dpf import (
+    DNS_MULTI_CERTBOT,
+    SERVICE_CODE,
+    TOKEN,
+    ZONE,
+    dns_multi_credentials,
+)
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
 
 pytestmark = pytest.mark.e2e
 
-DNS_MULTI_CERTBOT = VENVS / "dns-multi" / "bin" / "certbot"
-ZONE = "example.com."
 CHALLENGE_NAME = "_acme-challenge.example.com."
-
-# Longer than the slowest default nameserver's lag (0.5 s), with room for a busy CI machine.
-SERVE_LAG_ALLOWANCE = 3.0
 
 _APPLY = re.compile(r"^/zones/[^/]+/changes$")
 _RECORDS = re.compile(r"^/zones/[^/]+/records$")
@@ -68,14 +70,8 @@ def test_lego_iijdpf_issues_wildcard_and_apex(
     pebble = pebble_factory(_hostport(emu.nameserver_addresses[-1]))
     certbot = certbot_factory(pebble, executable=DNS_MULTI_CERTBOT, name="lego")
 
-    credentials = write_ini(
-        tmp_path / "dns-multi.ini",
-        {
-            "dns_multi_provider": "iijdpf",
-            "IIJ_DPF_API_TOKEN": "test-token",
-            "IIJ_DPF_DPM_SERVICE_CODE": "dpm00000001",
-            "IIJ_DPF_API_ENDPOINT": emu.api_url,
-        },
+    credentials = dns_multi_credentials(
+        tmp_path / "dns-multi.ini", emu.api_url, TOKEN, SERVICE_CODE
     )
 
     certbot.run_ok(
@@ -98,18 +94,9 @@ def test_lego_iijdpf_issues_wildcard_and_apex(
     ]
     assert leftovers == [], f"challenge rows left in the zone: {leftovers}"
 
-    # ... and, once the slowest nameserver has caught up (lag 0.5 s), nothing
-    # served anywhere.
-    deadline = time.monotonic() + SERVE_LAG_ALLOWANCE
-    while True:
-        served = {
-            index: emu.served(index, CHALLENGE_NAME, "TXT")
-            for index in range(len(emu.nameserver_addresses))
-        }
-        if not any(served.values()) or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert not any(served.values()), f"still served after cleanup: {served}"
+    # ... and, once the slowest nameserver has caught up, nothing served anywhere.
+    served = wait_until_served(emu, CHALLENGE_NAME, [])
+    assert not any(served), f"still served after cleanup: {served}"
 
     # lego's iijdpf provider, two authorizations at one name: each Present and
     # each CleanUp is one staged write followed by its own apply.

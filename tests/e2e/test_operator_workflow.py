@@ -26,13 +26,13 @@ from tests.e2e.plugin_support import (
 )
 from tests.e2e.webservers import WebServer, make_server
 from tests.harness import CertbotRunner, Diagnostics, write_executable
+from tests.harness.dpf import ZONE
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
 
 pytestmark = pytest.mark.e2e
 
-ZONE = "example.com."
 LINEAGE = "example.com"
 DOMAINS = ["*.example.com", "example.com"]
 

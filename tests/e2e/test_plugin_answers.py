@@ -76,12 +76,13 @@ def _cancel_as(emulator: Emulator, token: str, record_id: str) -> None:
     emulator.wait_job(answer.json()["request_id"])
 
 
-@pytest.mark.parametrize(("case", "answers"), SWITCH_CASES, ids=[c for c, _ in SWITCH_CASES])
+@pytest.mark.parametrize(
+    "answers", [answers for _, answers in SWITCH_CASES], ids=[case for case, _ in SWITCH_CASES]
+)
 def test_every_step_holds_under_the_answer(
     emulator_factory: Callable[..., Emulator],
     certbot_factory: Callable[..., CertbotRunner],
     certbot_runner: CertbotRunner,
-    case: str,
     answers: dict[str, Any],
 ) -> None:
     emulator = emulator_factory(

@@ -10,6 +10,7 @@ import pytest
 from tests.dpf_emulator import RecordSpec, TokenSpec, ZoneSpec
 from tests.e2e.plugin_support import certonly, credentials, output, snapshot
 from tests.harness import CertbotRunner
+from tests.harness.dpf import SERVICE_CODE, TOKEN
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
@@ -24,12 +25,12 @@ def delegated(emulator_factory: Callable[..., Emulator], visible: list[str]) -> 
         zones=[
             ZoneSpec(
                 name="example.com.",
-                service_code="dpm00000001",
+                service_code=SERVICE_CODE,
                 records=[RecordSpec("_acme-challenge.example.com.", "CNAME", [TARGET])],
             ),
             ZoneSpec(name="acme.example.net.", service_code="dpm00000002"),
         ],
-        tokens=[TokenSpec(token="test-token", zones=visible)],
+        tokens=[TokenSpec(token=TOKEN, zones=visible)],
     )
 
 

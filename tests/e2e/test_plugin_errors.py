@@ -11,6 +11,7 @@ import pytest
 from tests.dpf_emulator import TokenSpec, ZoneSpec
 from tests.e2e.plugin_support import certonly, challenge_rows, credentials, output
 from tests.harness import CertbotRunner, write_ini
+from tests.harness.dpf import SERVICE_CODE, TOKEN, ZONE
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
@@ -25,13 +26,13 @@ def failed_with(result_text: str, returncode: int, *needles: str) -> None:
         assert needle in result_text, result_text
 
 
-def test_no_credentials_at_all(emulator: Emulator, certbot_runner: CertbotRunner) -> None:
+def test_no_credentials_at_all(certbot_runner: CertbotRunner) -> None:
     result = certonly(certbot_runner, None, ["example.com"])
     failed_with(output(result), result.returncode, "--dns-iijdpf-credentials")
 
 
 def test_missing_and_unreadable_credentials_file(
-    emulator: Emulator, certbot_runner: CertbotRunner, tmp_path: Path
+    certbot_runner: CertbotRunner, tmp_path: Path
 ) -> None:
     result = certonly(certbot_runner, tmp_path / "nowhere.ini", ["example.com"])
     failed_with(output(result), result.returncode, "File not found", "nowhere.ini")
@@ -47,7 +48,7 @@ def test_missing_and_unreadable_credentials_file(
     ],
 )
 def test_missing_or_empty_token_key(
-    emulator: Emulator, certbot_runner: CertbotRunner, values: dict[str, object], needle: str
+    certbot_runner: CertbotRunner, values: dict[str, object], needle: str
 ) -> None:
     ini = write_ini(certbot_runner.base_dir / "iijdpf.ini", values)
     result = certonly(certbot_runner, ini, ["example.com"])
@@ -67,17 +68,17 @@ def test_bad_token(emulator: Emulator, certbot_runner: CertbotRunner) -> None:
 def test_token_without_write_scope(
     emulator_factory: Callable[..., Emulator], certbot_runner: CertbotRunner
 ) -> None:
-    emulator = emulator_factory(tokens=[TokenSpec(token="test-token", scopes=("dpf_read",))])
+    emulator = emulator_factory(tokens=[TokenSpec(token=TOKEN, scopes=("dpf_read",))])
     ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
     result = certonly(certbot_runner, ini, ["example.com"])
     failed_with(output(result), result.returncode, "needs the dpf_write scope")
     assert challenge_rows(emulator, "example.com.") == []
 
 
-def test_endpoint_that_does_not_answer(certbot_runner: CertbotRunner, pki: object) -> None:
+def test_endpoint_that_does_not_answer(certbot_runner: CertbotRunner) -> None:
     ini = write_ini(
         certbot_runner.base_dir / "iijdpf.ini",
-        {"dns_iijdpf_api_token": "test-token", "dns_iijdpf_endpoint": "http://127.0.0.1:9/dpf/v1"},
+        {"dns_iijdpf_api_token": TOKEN, "dns_iijdpf_endpoint": "http://127.0.0.1:9/dpf/v1"},
     )
     result = certonly(certbot_runner, ini, ["example.com"])
     failed_with(
@@ -103,7 +104,7 @@ def test_zone_with_read_only_records(
     emulator_factory: Callable[..., Emulator], certbot_runner: CertbotRunner
 ) -> None:
     emulator = emulator_factory(
-        zones=[ZoneSpec(name="example.com.", service_code="dpm00000001", proxy_enabled=True)]
+        zones=[ZoneSpec(name=ZONE, service_code=SERVICE_CODE, proxy_enabled=True)]
     )
     ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
     result = certonly(certbot_runner, ini, ["example.com"])

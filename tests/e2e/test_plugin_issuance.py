@@ -18,6 +18,7 @@ from tests.e2e.plugin_support import (
     wait_until_served,
 )
 from tests.harness import VENVS, CertbotRunner, Pebble
+from tests.harness.dpf import PEBBLE_DNS, SERVICE_CODE, TOKEN, ZONE
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
@@ -64,7 +65,7 @@ def test_names_in_two_zones_in_one_certificate(
 ) -> None:
     emulator = emulator_factory(
         zones=[
-            ZoneSpec(name="example.com.", service_code="dpm00000001"),
+            ZoneSpec(name=ZONE, service_code=SERVICE_CODE),
             ZoneSpec(name="example.net.", service_code="dpm00000002"),
             # A delegated sub-zone: its names must go there, not to example.net.
             ZoneSpec(name="sub.example.net.", service_code="dpm00000003"),
@@ -90,7 +91,7 @@ def test_other_records_and_an_unrelated_challenge_value_are_left_as_they_were(
     unrelated = '"kept-by-another-tool"'
     zone = ZoneSpec(
         name="example.com.",
-        service_code="dpm00000001",
+        service_code=SERVICE_CODE,
         records=[
             RecordSpec(
                 "_acme-challenge.example.com.", "TXT", [unrelated], ttl=120, description="x"
@@ -117,8 +118,8 @@ def test_lego_style_environment_works_without_a_credentials_file(
     emulator: Emulator, certbot_runner: CertbotRunner
 ) -> None:
     env = {
-        "IIJ_DPF_API_TOKEN": "test-token",
-        "IIJ_DPF_DPM_SERVICE_CODE": "dpm00000001",
+        "IIJ_DPF_API_TOKEN": TOKEN,
+        "IIJ_DPF_DPM_SERVICE_CODE": SERVICE_CODE,
         "IIJ_DPF_API_ENDPOINT": emulator.api_url,
     }
     result = certonly(certbot_runner, None, ["example.com"], env=env)
@@ -127,7 +128,7 @@ def test_lego_style_environment_works_without_a_credentials_file(
     assert challenge_rows(emulator, "example.com.") == []
 
 
-@pytest.mark.parametrize("pebble", [{"dns_server": "127.0.0.54:53"}], indirect=True)
+@pytest.mark.parametrize("pebble", [{"dns_server": PEBBLE_DNS}], indirect=True)
 def test_ten_names_cost_one_apply_per_phase(
     emulator: Emulator, pebble: Pebble, certbot_runner: CertbotRunner
 ) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ import requests
 from tests.dpf_emulator import FaultRule, RecordSpec, TokenSpec, ZoneSpec
 from tests.e2e.plugin_support import (
     TOKEN,
+    a_write_was_refused,
     certonly,
     challenge_rows,
     credentials,
@@ -29,15 +29,16 @@ from tests.e2e.plugin_support import (
     slow_nameservers,
     snapshot,
     spawn_certonly,
+    wait_for,
 )
 from tests.harness import CertbotRunner, write_ini
+from tests.harness.dpf import SERVICE_CODE, ZONE
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
 
 pytestmark = pytest.mark.e2e
 
-ZONE = "example.com."
 COLLEAGUE = "colleague-token"
 # What another ACME client's challenge value looks like: 43 base64url characters.
 ACME_LOOKING = '"' + "Q" * 43 + '"'
@@ -70,7 +71,7 @@ def test_a_wildcard_cname_does_not_send_the_challenge_elsewhere(
         zones=[
             ZoneSpec(
                 ZONE,
-                "dpm00000001",
+                SERVICE_CODE,
                 records=[
                     RecordSpec("*.example.com.", "CNAME", [target]),
                     RecordSpec("example.com.", "TXT", ['"v=spf1 -all"']),
@@ -101,7 +102,7 @@ def test_no_follow_cname_writes_at_the_name_itself(
         zones=[
             ZoneSpec(
                 "example.org.",
-                "dpm00000001",
+                SERVICE_CODE,
                 records=[RecordSpec("_acme-challenge.example.org.", "CNAME", [target])],
             ),
             ZoneSpec("acme.example.net.", "dpm00000002"),
@@ -206,7 +207,7 @@ def test_a_draft_in_one_zone_leaves_nothing_of_ours_in_the_other(
     emulator_factory: Callable[..., Emulator], certbot_runner: CertbotRunner
 ) -> None:
     emulator = emulator_factory(
-        zones=[ZoneSpec(ZONE, "dpm00000001"), ZoneSpec("example.net.", "dpm00000002")],
+        zones=[ZoneSpec(ZONE, SERVICE_CODE), ZoneSpec("example.net.", "dpm00000002")],
         tokens=[TokenSpec(TOKEN), TokenSpec(COLLEAGUE, operator="SA0000002")],
     )
     emulator.stage_as(COLLEAGUE, ZONE, "www.example.com.", "A", ["192.0.2.7"])
@@ -229,13 +230,13 @@ def test_nested_zones_get_their_own_names_and_one_apply_each(
         zones=[
             ZoneSpec(
                 ZONE,
-                "dpm00000001",
+                SERVICE_CODE,
                 records=[
                     RecordSpec("sub.example.com.", "NS", ["ns1.dpf-emulator.test."]),
                     RecordSpec("sub.example.com.", "NS", ["ns2.dpf-emulator.test."]),
                 ],
             ),
-            ZoneSpec("sub.example.com.", "dpm00000001"),
+            ZoneSpec("sub.example.com.", SERVICE_CODE),
         ]
     )
     ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
@@ -278,27 +279,27 @@ def test_an_unusual_zone_is_named_at_once(
 ) -> None:
     domain = "www.example.com"
     if case == "unpublished":
-        emulator = emulator_factory(zones=[ZoneSpec(ZONE, "dpm00000001", state=1)])
+        emulator = emulator_factory(zones=[ZoneSpec(ZONE, SERVICE_CODE, state=1)])
     elif case == "delegated":
         domain = "www.sub.example.com"
         emulator = emulator_factory(
             zones=[
                 ZoneSpec(
                     ZONE,
-                    "dpm00000001",
+                    SERVICE_CODE,
                     records=[RecordSpec("sub.example.com.", "NS", ["ns.elsewhere.example."])],
                 )
             ]
         )
     elif case == "zone proxy":
         emulator = emulator_factory(
-            zones=[ZoneSpec(ZONE, "dpm00000001", proxy_enabled=True)],
+            zones=[ZoneSpec(ZONE, SERVICE_CODE, proxy_enabled=True)],
             omit_zone_proxy_field=True,
         )
     else:
         emulator = emulator_factory(
             zones=[
-                ZoneSpec(ZONE, "dpm00000001", zone_id="m0000000000001"),
+                ZoneSpec(ZONE, SERVICE_CODE, zone_id="m0000000000001"),
                 ZoneSpec(ZONE, "dpm00000002", zone_id="m0000000000002"),
             ]
         )
@@ -325,10 +326,11 @@ def test_another_users_challenge_draft_at_our_name_is_waited_for(
     name = "_acme-challenge.example.com."
     emulator.stage_as(COLLEAGUE, ZONE, name, "TXT", [ACME_LOOKING])
     if cleared:
-        # The other user's ACME client applies and withdraws its value, as
-        # such a client does within seconds.
+        # Once our run has met the draft (DPF refused to edit the record under
+        # it), the other user's ACME client applies and withdraws its value,
+        # as such a client does within seconds.
         def finish() -> None:
-            time.sleep(4)
+            wait_for(lambda: a_write_was_refused(emulator), "a write refused under the draft")
             emulator.apply_as(COLLEAGUE, ZONE)
             record = next(r for r in emulator.records(ZONE) if r["name"] == name)
             answer = requests.delete(

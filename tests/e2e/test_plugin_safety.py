@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-import requests
 
 from tests.dpf_emulator import FaultRule, JobFaultRule, TokenSpec
 from tests.e2e.plugin_support import (
@@ -24,13 +21,13 @@ from tests.e2e.plugin_support import (
     wait_until_served,
 )
 from tests.harness import CertbotRunner, write_ini
+from tests.harness.dpf import TOKEN, ZONE
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
 
 pytestmark = pytest.mark.e2e
 
-ZONE = "example.com."
 NAME = "_acme-challenge.example.com."
 
 
@@ -99,8 +96,9 @@ def test_a_killed_run_does_not_poison_the_next(
         signal_when(process, lambda: posted(emulator), signal.SIGKILL)
     else:
         signal_when(process, lambda: emulator.applies(ZONE) == 1, signal.SIGKILL)
+    # The killed run's last job (a 3 s write when staged) still ends.
+    emulator.wait_jobs()
     emulator.set_job_seconds(0.2)
-    time.sleep(3.5)
     left = challenge_rows(emulator, ZONE)
     assert [r["state"] for r in left] == [1 if phase == "staged" else 0]
 
@@ -109,45 +107,15 @@ def test_a_killed_run_does_not_poison_the_next(
     assert challenge_rows(emulator, ZONE) == []
 
 
-def _stage_as(emulator: Emulator, token: str, method: str, path: str, body: Any = None) -> None:
-    answer = requests.request(
-        method,
-        emulator.api_url + path,
-        json=body,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    assert answer.status_code == 202, answer.text
-    job = answer.json()["request_id"]
-    for _ in range(100):
-        status = requests.get(
-            f"{emulator.api_url}/jobs/{job}",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        ).json()["status"]
-        if status != "RUNNING":
-            assert status == "SUCCESSFUL"
-            return
-        time.sleep(0.05)
-    raise AssertionError("job did not finish")
-
-
 @pytest.mark.parametrize("apply_scope", ["all", "own"])
 def test_someone_elses_staged_edit_is_never_published(
     emulator_factory: Callable[..., Emulator], certbot_runner: CertbotRunner, apply_scope: str
 ) -> None:
     emulator = emulator_factory(
         apply_scope=apply_scope,
-        tokens=[TokenSpec(token="test-token"), TokenSpec(token="colleague", operator="SA0000002")],
+        tokens=[TokenSpec(token=TOKEN), TokenSpec(token="colleague", operator="SA0000002")],
     )
-    zone_id = emulator.zone_id(ZONE)
-    body = {
-        "name": "www.example.com.",
-        "ttl": 300,
-        "rrtype": "A",
-        "rdata": [{"value": "192.0.2.7"}],
-    }
-    _stage_as(emulator, "colleague", "POST", f"/zones/{zone_id}/records", body)
+    emulator.stage_as("colleague", ZONE, "www.example.com.", "A", ["192.0.2.7"])
     ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
 
     result = certonly(certbot_runner, ini, ["*.example.com", "example.com"])
@@ -195,7 +163,7 @@ def test_two_hosts_at_the_same_name_at_the_same_time(
 
 
 def test_token_never_appears_in_logs_or_output(
-    emulator_factory: Callable[..., Emulator], certbot_runner: CertbotRunner, tmp_path: Path
+    emulator_factory: Callable[..., Emulator], certbot_runner: CertbotRunner
 ) -> None:
     secret = "tok-Sx9pQ2vL7mK4wZ1"
     emulator = emulator_factory(tokens=[TokenSpec(token=secret)])

@@ -50,6 +50,7 @@ from tests.harness.container import (
     project_requirements,
     wait_for,
 )
+from tests.harness.dpf import TOKEN
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
@@ -59,7 +60,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.systemd]
 CLONE = "/root/certbot-dns-iijdpf"
 LINEAGE = "example.com"
 LIVE = f"/etc/letsencrypt/live/{LINEAGE}"
-TOKEN = "test-token"
 NGINX_PORT = 443
 APACHE_PORT = 8443
 PEBBLE_CA = "/usr/local/share/ca-certificates/e2e-pebble-listener.crt"

@@ -59,7 +59,10 @@ def test_lagging_server_keeps_serving_old_values(emu: Emulator, client: Client) 
     fast, slow = emu.nameserver_addresses
     rid = client.create_txt(ACME, ['"old"'])
     client.apply()
-    time.sleep(0.7)
+    deadline = time.monotonic() + 5
+    while emu.served(1, ACME, "TXT") != ['"old"']:
+        assert time.monotonic() < deadline, "the lagging server never served the first value"
+        time.sleep(0.05)
     client.wait(
         client.patch(f"/zones/{client.zid()}/records/{rid}", {"rdata": [{"value": '"new"'}]})
     )

@@ -88,7 +88,7 @@ def test_apply_publishes_state_1(emu: Emulator, client: Client) -> None:
     assert soa.split()[2] == "2"
 
 
-def test_name_without_trailing_dot_is_accepted(emu: Emulator, client: Client) -> None:
+def test_name_without_trailing_dot_is_accepted(client: Client) -> None:
     rid = client.create_txt("_acme-challenge.EXAMPLE.com", ['"v"'])
     row = client.get(f"/zones/{client.zid()}/records/{rid}").json()["result"]
     assert row["name"] == ACME
@@ -295,7 +295,7 @@ def test_malformed_json(emu: Emulator, client: Client) -> None:
     assert emu.request_log[-1].body is None
 
 
-def test_unknown_ids_on_writes(emu: Emulator, client: Client) -> None:
+def test_unknown_ids_on_writes(client: Client) -> None:
     zid = client.zid()
     assert detail(client.post("/zones/mnope/records", post_body())) == (400, "not_found", "zone")
     assert detail(client.patch(f"/zones/{zid}/records/rnope", {"ttl": 60})) == (
@@ -366,6 +366,7 @@ def test_conflicting_jobs_fail_at_completion(emu: Emulator, make_client: ClientF
     emu.set_job_seconds(0.4)
     zid = owner.zid()
     first = owner.patch(f"/zones/{zid}/records/{rid}", {"rdata": [{"value": '"a"'}]})
+    # Both jobs run 0.4 s; started a little apart, the first one ends first.
     time.sleep(0.05)
     # Accepted (the row is still state 0), but the first edit lands before it.
     second = other.patch(f"/zones/{zid}/records/{rid}", {"rdata": [{"value": '"b"'}]})
@@ -416,7 +417,7 @@ def test_patch_validation(emu: Emulator, client: Client) -> None:
     assert states(emu) == [(1, ['"v"'])]
 
 
-def test_labels_round_trip(emu: Emulator, client: Client) -> None:
+def test_labels_round_trip(client: Client) -> None:
     body = post_body(labels={"team": "infra"})
     job = client.wait(client.post(f"/zones/{client.zid()}/records", body))
     rid = job["resources_url"].rsplit("/", 1)[-1]

@@ -7,11 +7,9 @@ of cleanup semantics belong with the emulator.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import sys
-import urllib.request
 from pathlib import Path
 
 from .process import ManagedProcess, port_open
@@ -63,23 +61,6 @@ class ChallTestSrv(ManagedProcess):
             what=f"listening on {self.management} and {self.dns_address}",
         )
         return self
-
-    def _post(self, path: str, payload: dict[str, str]) -> None:
-        request = urllib.request.Request(
-            f"{self.management_url}{path}",
-            data=json.dumps(payload).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=5) as resp:
-            resp.read()
-
-    def set_txt(self, host: str, value: str) -> None:
-        """Add ``value`` to the TXT values at ``host`` (an FQDN with trailing dot)."""
-        self._post("/set-txt", {"host": host, "value": value})
-
-    def clear_txt(self, host: str) -> None:
-        self._post("/clear-txt", {"host": host})
 
     def write_manual_hooks(self, directory: Path) -> tuple[Path, Path]:
         """Write auth and cleanup hooks for ``certbot --manual`` that use this server.

@@ -156,11 +156,5 @@ class Pebble(ManagedProcess):
         except (OSError, urllib.error.URLError) as exc:
             raise self.failure(f"cannot fetch /roots/0: {exc}") from exc
 
-    def intermediate_pem(self) -> str:
-        try:
-            return self._get(f"{self.management_url}/intermediates/0").decode()
-        except (OSError, urllib.error.URLError) as exc:
-            raise self.failure(f"cannot fetch /intermediates/0: {exc}") from exc
-
     def root_certificate(self) -> x509.Certificate:
         return x509.load_pem_x509_certificate(self.root_pem().encode())

@@ -34,9 +34,6 @@ class PKI:
     cert_pem: Path
     key_pem: Path
 
-    def ca_certificate(self) -> x509.Certificate:
-        return x509.load_pem_x509_certificate(self.ca_pem.read_bytes())
-
     def server_certificate(self) -> x509.Certificate:
         return x509.load_pem_x509_certificate(self.cert_pem.read_bytes())
 

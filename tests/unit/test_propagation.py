@@ -12,7 +12,6 @@ class World:
 
     def __init__(self) -> None:
         self.now = 0.0
-        self.slept = 0.0
         self.appear = {"192.0.2.1": 1.0, "192.0.2.2": 4.0}
         self.down: set[str] = set()
         self.lifetimes: list[float] = []
@@ -22,7 +21,6 @@ class World:
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds
-        self.slept += seconds
 
     def query(self, name: str, address: str, timeout: float) -> set[str]:
         if address in self.down:
