@@ -20,7 +20,9 @@ first. ``tests/dpf_emulator/README.md`` maps each switch to its doubt.
 :data:`SWITCH_CASES` lists one case per single non-default answer, for tests
 that parametrize over them::
 
-    @pytest.mark.parametrize("answers", [a for _, a in SWITCH_CASES], ids=[c for c, _ in SWITCH_CASES])
+    @pytest.mark.parametrize(
+        "answers", [a for _, a in SWITCH_CASES], ids=[c for c, _ in SWITCH_CASES]
+    )
     def test_x(answers: dict[str, Any]) -> None:
         config = EmulatorConfig(zones=..., tokens=..., nameservers=..., **answers)
 """

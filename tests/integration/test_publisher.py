@@ -132,6 +132,8 @@ def test_a_crashed_run_is_finished_by_the_next_one(emulator: Emulator, tmp_path:
     assert txt_rows(emulator) == [(0, [f'"{V2}"'])]
     second.withdraw([Challenge(NAME, V2)])
     assert txt_rows(emulator) == []
+    journal = (tmp_path / "journal.json").read_text()
+    assert V1 not in journal and V2 not in journal, journal
 
 
 def test_a_write_job_that_fails_once_is_retried(emulator: Emulator, tmp_path: Path) -> None:
