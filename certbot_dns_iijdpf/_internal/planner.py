@@ -251,16 +251,6 @@ def holds(snapshot: ZoneSnapshot, name: str, value: str) -> bool:
     return any(txt.decode(v) == value for v in values)
 
 
-def holds_after_apply(snapshot: ZoneSnapshot, name: str, value: str) -> bool:
-    """Whether ``value`` is still at ``name`` once everything staged in ``snapshot`` is live.
-
-    What an apply that ended SUCCESSFUL leaves: deletions and the old side of
-    updates are gone; additions, updates and whatever was live stay.
-    """
-    rows = [r for r in snapshot.at(name, "TXT") if r.state in (APPLIED, ADDING, UPDATING)]
-    return any(txt.decode(v) == value for r in rows for v in r.values)
-
-
 def is_challenge_edit(snapshot: ZoneSnapshot, row: Row, our_names: Set[str]) -> bool:
     """Whether a pending row only adds or removes DNS-01 challenge values.
 

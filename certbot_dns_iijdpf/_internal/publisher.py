@@ -9,9 +9,6 @@ does all of it, for every zone of the order at once::
     else if a zone holds pending edits at our names: apply it, and read again
     else: done
 
-(The read after an apply is left out when it could only confirm: one zone,
-its apply job ended SUCCESSFUL, and no other ACME client writes at our names.)
-
 Each pass of the loop that writes or applies is one round, and a phase has a
 fixed number of rounds.  Nothing is decided from what a write was expected
 to do: a write that DPF refused because the zone changed, whose job FAILED,
@@ -61,7 +58,6 @@ from certbot_dns_iijdpf._internal.planner import (
     ZoneSnapshot,
     describe_rows,
     holds,
-    holds_after_apply,
     is_challenge_edit,
     pending_rows,
     plan,
@@ -113,9 +109,6 @@ class _ZoneRun:
     rewrites: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Names this phase sent a write to that DPF accepted (or may have).
     written: set[str] = field(default_factory=set)
-    # Whether the zone's apply ended SUCCESSFUL after ``snapshot`` was read, with
-    # no read since: everything staged in the snapshot is live now.
-    applied_since_read: bool = False
 
     @property
     def names(self) -> set[str]:
@@ -299,7 +292,6 @@ class ChallengePublisher:
                 self._settle()
                 for run in active:
                     run.snapshot = run.editor.read(run.names)
-                    run.applied_since_read = False
             first = False
             self._learn_operator(active)
             writes: list[tuple[_ZoneRun, Edit]] = []
@@ -339,11 +331,9 @@ class ChallengePublisher:
             rounds = self._next_round(rounds, last_words)
             applying = [run for run in due if run.error is None]
             last_words = self._apply(applying, publishing)
-            if len(applying) == 1 and not last_words and not self._shared(active):
+            if publishing and len(applying) == 1 and not last_words and not self._shared(active):
                 # The zone's one apply job ended SUCCESSFUL: what we staged is
-                # live (the challenge published, or withdrawn), and nobody else
-                # writes at our names, so a read would only confirm it.
-                applying[0].applied_since_read = True
+                # live, and nobody else writes here.  Withdrawing reads again.
                 self._in_flight.clear()
                 return
 
@@ -676,23 +666,14 @@ class ChallengePublisher:
     # -- after the withdrawal ------------------------------------------------------
 
     def _forget_removed(self, runs: list[_ZoneRun]) -> None:
-        """Strike journal entries whose value is neither staged nor live any more.
-
-        That is what the last read shows or, when the zone's apply ended
-        SUCCESSFUL after it, what that read shows once its staged edits are live.
-        """
-        last = {run.zone.name: run for run in runs}
-
-        def gone(entry: Entry) -> bool:
-            run = last.get(entry.zone)
-            if run is None:
-                return False
-            held = holds_after_apply if run.applied_since_read else holds
-            return not held(run.snapshot, entry.name, entry.value)
-
-        self._journal.discard(
-            [entry for entry in self._journal.entries(self._client.endpoint) if gone(entry)]
-        )
+        """Strike journal entries whose value the last read shows neither staged nor live."""
+        read = {run.zone.name: run.snapshot for run in runs}
+        gone = [
+            entry
+            for entry in self._journal.entries(self._client.endpoint)
+            if entry.zone in read and not holds(read[entry.zone], entry.name, entry.value)
+        ]
+        self._journal.discard(gone)
 
 
 def _check_not_delegated(zone: Zone, snapshot: ZoneSnapshot, name: str) -> None:

@@ -8,7 +8,6 @@ from certbot_dns_iijdpf._internal.planner import (
     Row,
     ZoneSnapshot,
     holds,
-    holds_after_apply,
     is_challenge_edit,
     plan,
     txt_view,
@@ -157,19 +156,3 @@ def test_challenge_edits_are_told_from_other_work() -> None:
 def test_holds_sees_staged_and_live_values() -> None:
     s = snap(row(3, q(A1)), live={(NAME, "TXT"): (q(OLD),)})
     assert holds(s, NAME, A1) and holds(s, NAME, OLD) and not holds(s, NAME, A2)
-
-
-def test_after_an_apply_deletions_and_old_values_are_gone() -> None:
-    s = snap(
-        row(2, q(A1), rid="r1"),
-        row(3, q(A2), rid="r2", name="_acme-challenge.www.example.com."),
-        row(5, q(OLD), rid="r3", name="_acme-challenge.www.example.com."),
-        row(1, q(OLD), rid="r4"),
-    )
-    www = "_acme-challenge.www.example.com."
-    assert not holds_after_apply(s, NAME, A1)
-    assert holds_after_apply(s, NAME, OLD)
-    assert holds_after_apply(s, www, A2)
-    assert not holds_after_apply(s, www, OLD)
-    # Before the apply, every one of them is still held somewhere.
-    assert all(holds(s, n, v) for n, v in ((NAME, A1), (NAME, OLD), (www, A2), (www, OLD)))
