@@ -11,7 +11,9 @@ import inspect
 from certbot_dns_iijdpf._internal.client import DpfClient
 from certbot_dns_iijdpf.authenticator import DEFAULT_PROPAGATION_SECONDS
 from tests.harness import REPO_ROOT
-from tests.harness.dpf import nameservers
+from tests.harness.challtestsrv import CHALLTESTSRV_DNS as CHALLTESTSRV_DNS
+from tests.harness.challtestsrv import CHALLTESTSRV_MANAGEMENT as CHALLTESTSRV_MANAGEMENT
+from tests.harness.dpf import SERVICE_CODE, ZONE, nameservers
 
 # -- the DPF emulator -------------------------------------------------------------------
 
@@ -20,13 +22,13 @@ JOB_SECONDS = 1.0  # how long every DPF job (record write, apply) stays RUNNING
 NAMESERVERS = nameservers(2.0, 4.0)  # lag: seconds after an apply until it serves it
 SLOWEST = max(NAMESERVERS, key=lambda ns: ns.lag)
 TOKEN = "bench-token"
-ZONES = {"example.com.": "dpm00000001", "example.net.": "dpm00000002"}  # zone: service code
+ZONES = {ZONE: SERVICE_CODE, "example.net.": "dpm00000002"}  # zone: service code
 
 # -- Pebble and the certbot --manual baseline -------------------------------------------
 
 PEBBLE_DNS = f"{SLOWEST.address}:{SLOWEST.port}"  # Pebble's VA asks the slowest nameserver
-CHALLTESTSRV_DNS = "127.0.0.1:8053"  # Pebble's DNS server in the baseline runs
-CHALLTESTSRV_MANAGEMENT = "127.0.0.1:8055"
+# Pebble's DNS server in the baseline runs is pebble-challtestsrv at CHALLTESTSRV_DNS
+# (its management API at CHALLTESTSRV_MANAGEMENT), the tests' addresses, imported above.
 
 # -- the clients ------------------------------------------------------------------------
 

@@ -94,7 +94,7 @@ def pki(tmp_path: Path) -> PKI:
 
 @pytest.fixture
 def pebble_factory(tmp_path: Path, pki: PKI, diagnostics: Diagnostics) -> Iterator[PebbleFactory]:
-    """``make(dns_server="127.0.0.54:53", **Pebble_kwargs) -> Pebble`` (started).
+    """``make(dns_server=PEBBLE_DNS, **Pebble_kwargs) -> Pebble`` (started).
 
     All instances share the ``pki`` fixture, so a Pebble restarted on the same
     ports keeps the listener CA certbot trusts. Stopped at teardown; stop one
@@ -127,7 +127,7 @@ def pebble(request: pytest.FixtureRequest, pebble_factory: PebbleFactory) -> Peb
         @pytest.mark.parametrize("pebble", [{"dns_server": "127.0.0.53:53",
                                              "validity_seconds": 600}], indirect=True)
 
-    Without a parameter its VA asks 127.0.0.54:53, the emulator's slower nameserver.
+    Without a parameter its VA asks PEBBLE_DNS, the emulator's slower nameserver.
     """
     param = getattr(request, "param", None)
     if param is None:

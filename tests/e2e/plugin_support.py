@@ -58,15 +58,6 @@ def a_write_was_refused(emulator: Emulator) -> bool:
     )
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    """Return once ``condition()`` holds; AssertionError naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(0.05)
-
-
 def credentials(path: Path, emulator: Emulator, **extra: str) -> Path:
     return plugin_credentials(path, emulator.api_url, TOKEN, **extra)
 

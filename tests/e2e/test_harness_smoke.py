@@ -16,6 +16,7 @@ import pytest
 from cryptography import x509
 
 from tests.harness import CertbotRunner, ChallTestSrv, Pebble, make_pki, write_ini
+from tests.harness.challtestsrv import CHALLTESTSRV_DNS
 
 
 def _manual_args(auth_hook: Path, cleanup_hook: Path) -> list[str]:
@@ -28,7 +29,7 @@ def _manual_args(auth_hook: Path, cleanup_hook: Path) -> list[str]:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("pebble", ["127.0.0.1:8053"], indirect=True)
+@pytest.mark.parametrize("pebble", [CHALLTESTSRV_DNS], indirect=True)
 def test_manual_dns01_wildcard_and_apex(
     tmp_path: Path,
     challtestsrv: ChallTestSrv,
@@ -68,13 +69,13 @@ def test_renewal_against_a_restarted_pebble(
 ) -> None:
     """The steps renewal tests need: restart the CA, forget accounts, renew."""
     auth_hook, cleanup_hook = challtestsrv.write_manual_hooks(tmp_path / "hooks")
-    first = pebble_factory("127.0.0.1:8053", validity_seconds=600)
+    first = pebble_factory(CHALLTESTSRV_DNS, validity_seconds=600)
     certbot = certbot_factory(first)
     certbot.run_ok(["certonly", *_manual_args(auth_hook, cleanup_hook), "-d", "example.com"])
     first_root = first.root_certificate()
     first.stop()
 
-    second = pebble_factory("127.0.0.1:8053", validity_seconds=600)
+    second = pebble_factory(CHALLTESTSRV_DNS, validity_seconds=600)
     certbot.use_pebble(second)
     # The dry run must reach this Pebble, which only works if the harness
     # passes --server again (certbot would otherwise switch to LE staging).

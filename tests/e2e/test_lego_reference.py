@@ -18,10 +18,13 @@ import pytest
 from tests.e2e.plugin_support import wait_until_served
 from tests.harness import CertbotRunner, Pebble
 from tests.harness.dpf import (
+    CHALLENGE_NAME,
     DNS_MULTI_CERTBOT,
+    PEBBLE_DNS,
     SERVICE_CODE,
     TOKEN,
     ZONE,
+    challenge_rows,
     dns_multi_credentials,
 )
 
@@ -29,8 +32,6 @@ if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
 
 pytestmark = pytest.mark.e2e
-
-CHALLENGE_NAME = "_acme-challenge.example.com."
 
 _APPLY = re.compile(r"^/zones/[^/]+/changes$")
 _RECORDS = re.compile(r"^/zones/[^/]+/records$")
@@ -50,11 +51,6 @@ def _write_kind(method: str, path: str) -> str:
     return f"{method} {path}"
 
 
-def _hostport(address: tuple[str, int]) -> str:
-    host, port = address
-    return f"{host}:{port}"
-
-
 def test_lego_iijdpf_issues_wildcard_and_apex(
     tmp_path: Path,
     emulator_factory: Callable[..., Emulator],
@@ -67,7 +63,7 @@ def test_lego_iijdpf_issues_wildcard_and_apex(
     emu = emulator_factory()
     # The VA asks the nameserver with the longest lag, so issuance proves the
     # client waited until the slowest authoritative server had the record.
-    pebble = pebble_factory(_hostport(emu.nameserver_addresses[-1]))
+    pebble = pebble_factory(PEBBLE_DNS)
     certbot = certbot_factory(pebble, executable=DNS_MULTI_CERTBOT, name="lego")
 
     credentials = dns_multi_credentials(
@@ -89,9 +85,7 @@ def test_lego_iijdpf_issues_wildcard_and_apex(
     assert certbot.cert_sans("example.com") == {"*.example.com", "example.com"}
 
     # Cleanup: nothing left in the edit view (pending rows included) ...
-    leftovers = [
-        row for row in emu.records(ZONE) if str(row["name"]).rstrip(".") + "." == CHALLENGE_NAME
-    ]
+    leftovers = challenge_rows(emu, ZONE)
     assert leftovers == [], f"challenge rows left in the zone: {leftovers}"
 
     # ... and, once the slowest nameserver has caught up, nothing served anywhere.

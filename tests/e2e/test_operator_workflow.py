@@ -26,7 +26,7 @@ from tests.e2e.plugin_support import (
 )
 from tests.e2e.webservers import WebServer, make_server
 from tests.harness import CertbotRunner, Diagnostics, write_executable
-from tests.harness.dpf import ZONE
+from tests.harness.dpf import CHALLENGE_NAME, ZONE
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
@@ -167,7 +167,7 @@ def test_dry_run_goes_through_dns_and_changes_nothing(
     assert all(entry.status == 202 for entry in patches), patches
     assert emulator.applies(ZONE) == applies + 2
     assert challenge_rows(emulator, ZONE) == []
-    assert wait_until_served(emulator, "_acme-challenge.example.com.", []) == [[], []]
+    assert wait_until_served(emulator, CHALLENGE_NAME, []) == [[], []]
 
     # A dry run saves nothing and deploys nothing.
     assert certbot_runner.live_cert(LINEAGE).serial_number == first

@@ -27,14 +27,14 @@ from tests.e2e.plugin_support import (
     wait_until_served,
 )
 from tests.harness import CertbotRunner
+from tests.harness.dpf import CHALLENGE_NAME, SERVICE_CODE, ZONE, domain_args
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
 
 pytestmark = pytest.mark.e2e
 
-ZONE = "example.com."
-NAME = "_acme-challenge.example.com."
+NAME = CHALLENGE_NAME
 WWW = "_acme-challenge.www.example.com."
 KEEP = '"keep-me"'
 # A killed run of the same DPF user left this draft (state 1) behind.
@@ -86,18 +86,15 @@ def test_every_step_holds_under_the_answer(
     answers: dict[str, Any],
 ) -> None:
     emulator = emulator_factory(
-        zones=[ZoneSpec(ZONE, "dpm00000001", records=[RecordSpec(NAME, "TXT", [KEEP])])],
+        zones=[ZoneSpec(ZONE, SERVICE_CODE, records=[RecordSpec(NAME, "TXT", [KEEP])])],
         tokens=[TokenSpec(TOKEN), TokenSpec(COLLEAGUE, operator="SA0000002")],
         **answers,
     )
     emulator.stage_as(TOKEN, ZONE, WWW, "TXT", [STALE])
     ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
 
-    first = certbot_runner.run(
-        ["certonly", "-a", "dns-iijdpf", "--dns-iijdpf-credentials", str(ini)]
-        + [arg for d in DOMAINS for arg in ("-d", d)]
-        + ["--cert-name", "cert"]
-    )
+    issue = ["certonly", "-a", "dns-iijdpf", "--dns-iijdpf-credentials", str(ini)]
+    first = certbot_runner.run([*issue, *domain_args(DOMAINS), "--cert-name", "cert"])
     assert first.returncode == 0, certbot_runner.describe(first)
     assert certbot_runner.cert_sans("cert") == set(DOMAINS)
     _assert_clean(emulator, "issuance")

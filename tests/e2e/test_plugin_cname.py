@@ -10,7 +10,7 @@ import pytest
 from tests.dpf_emulator import RecordSpec, TokenSpec, ZoneSpec
 from tests.e2e.plugin_support import certonly, credentials, output, snapshot
 from tests.harness import CertbotRunner
-from tests.harness.dpf import SERVICE_CODE, TOKEN
+from tests.harness.dpf import CHALLENGE_NAME, SERVICE_CODE, TOKEN, ZONE
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
@@ -24,9 +24,9 @@ def delegated(emulator_factory: Callable[..., Emulator], visible: list[str]) -> 
     return emulator_factory(
         zones=[
             ZoneSpec(
-                name="example.com.",
+                name=ZONE,
                 service_code=SERVICE_CODE,
-                records=[RecordSpec("_acme-challenge.example.com.", "CNAME", [TARGET])],
+                records=[RecordSpec(CHALLENGE_NAME, "CNAME", [TARGET])],
             ),
             ZoneSpec(name="acme.example.net.", service_code="dpm00000002"),
         ],
@@ -38,21 +38,21 @@ def test_token_seeing_only_the_validation_zone_issues_wildcard_and_apex(
     emulator_factory: Callable[..., Emulator], certbot_runner: CertbotRunner
 ) -> None:
     emulator = delegated(emulator_factory, ["acme.example.net."])
-    before = snapshot(emulator, "example.com.")
+    before = snapshot(emulator, ZONE)
     ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
     result = certonly(certbot_runner, ini, ["*.example.com", "example.com"])
     assert result.returncode == 0, certbot_runner.describe(result)
     assert certbot_runner.cert_sans("example.com") == {"*.example.com", "example.com"}
     assert emulator.applies("acme.example.net.") == 2
-    assert emulator.applies("example.com.") == 0
-    assert snapshot(emulator, "example.com.") == before
+    assert emulator.applies(ZONE) == 0
+    assert snapshot(emulator, ZONE) == before
     assert [r for r in emulator.records("acme.example.net.") if r["rrtype"] == "TXT"] == []
 
 
 def test_target_outside_every_visible_zone_is_named(
     emulator_factory: Callable[..., Emulator], certbot_runner: CertbotRunner
 ) -> None:
-    emulator = delegated(emulator_factory, ["example.com."])
+    emulator = delegated(emulator_factory, [ZONE])
     ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
     result = certonly(certbot_runner, ini, ["example.com"])
     text = output(result)

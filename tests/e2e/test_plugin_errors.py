@@ -72,7 +72,7 @@ def test_token_without_write_scope(
     ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
     result = certonly(certbot_runner, ini, ["example.com"])
     failed_with(output(result), result.returncode, "needs the dpf_write scope")
-    assert challenge_rows(emulator, "example.com.") == []
+    assert challenge_rows(emulator, ZONE) == []
 
 
 def test_endpoint_that_does_not_answer(certbot_runner: CertbotRunner) -> None:
@@ -96,8 +96,8 @@ def test_domain_in_no_visible_zone(emulator: Emulator, certbot_runner: CertbotRu
         "example.com",
     )
     # Zones are resolved before any write: nothing was staged for example.com either.
-    assert challenge_rows(emulator, "example.com.") == []
-    assert emulator.applies("example.com.") == 0
+    assert challenge_rows(emulator, ZONE) == []
+    assert emulator.applies(ZONE) == 0
 
 
 def test_zone_with_read_only_records(
@@ -120,4 +120,4 @@ def test_upper_case_and_punycode_names(emulator: Emulator, certbot_runner: Certb
         "www.example.com",
         "xn--eckwd4c7c.example.com",
     }
-    assert challenge_rows(emulator, "example.com.") == []
+    assert challenge_rows(emulator, ZONE) == []

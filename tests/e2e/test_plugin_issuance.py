@@ -18,7 +18,7 @@ from tests.e2e.plugin_support import (
     wait_until_served,
 )
 from tests.harness import VENVS, CertbotRunner, Pebble
-from tests.harness.dpf import PEBBLE_DNS, SERVICE_CODE, TOKEN, ZONE
+from tests.harness.dpf import CHALLENGE_NAME, SERVICE_CODE, TOKEN, ZONE
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
@@ -45,9 +45,9 @@ def test_wildcard_and_apex_then_forced_renewal_runs_deploy_hook(
     assert "authenticator = dns-iijdpf" in conf
     assert f"dns_iijdpf_credentials = {certbot_runner.base_dir / 'iijdpf.ini'}" in conf
     # One apply to publish both values, one to remove them.
-    assert emulator.applies("example.com.") == 2
-    assert challenge_rows(emulator, "example.com.") == []
-    assert wait_until_served(emulator, "_acme-challenge.example.com.", []) == [[], []]
+    assert emulator.applies(ZONE) == 2
+    assert challenge_rows(emulator, ZONE) == []
+    assert wait_until_served(emulator, CHALLENGE_NAME, []) == [[], []]
 
     renewed = certbot_runner.run(["renew", "--force-renewal"])
     assert renewed.returncode == 0, certbot_runner.describe(renewed)
@@ -56,8 +56,8 @@ def test_wildcard_and_apex_then_forced_renewal_runs_deploy_hook(
         ["*.example.com", "example.com"],
         ["example.com", "*.example.com"],
     )
-    assert emulator.applies("example.com.") == 4
-    assert challenge_rows(emulator, "example.com.") == []
+    assert emulator.applies(ZONE) == 4
+    assert challenge_rows(emulator, ZONE) == []
 
 
 def test_names_in_two_zones_in_one_certificate(
@@ -76,12 +76,12 @@ def test_names_in_two_zones_in_one_certificate(
     result = certonly(certbot_runner, ini, domains)
     assert result.returncode == 0, certbot_runner.describe(result)
     assert certbot_runner.cert_sans("example.com") == set(domains)
-    assert [emulator.applies(z) for z in ("example.com.", "example.net.", "sub.example.net.")] == [
+    assert [emulator.applies(z) for z in (ZONE, "example.net.", "sub.example.net.")] == [
         2,
         2,
         2,
     ]
-    for zone in ("example.com.", "example.net.", "sub.example.net."):
+    for zone in (ZONE, "example.net.", "sub.example.net."):
         assert challenge_rows(emulator, zone) == []
 
 
@@ -90,25 +90,23 @@ def test_other_records_and_an_unrelated_challenge_value_are_left_as_they_were(
 ) -> None:
     unrelated = '"kept-by-another-tool"'
     zone = ZoneSpec(
-        name="example.com.",
+        name=ZONE,
         service_code=SERVICE_CODE,
         records=[
-            RecordSpec(
-                "_acme-challenge.example.com.", "TXT", [unrelated], ttl=120, description="x"
-            ),
+            RecordSpec(CHALLENGE_NAME, "TXT", [unrelated], ttl=120, description="x"),
             RecordSpec("example.com.", "TXT", ['"v=spf1 -all"']),
             RecordSpec("www.example.com.", "A", ["192.0.2.10"]),
             RecordSpec("example.com.", "MX", ["10 mail.example.com."]),
         ],
     )
     emulator = emulator_factory(zones=[zone])
-    before = snapshot(emulator, "example.com.")
+    before = snapshot(emulator, ZONE)
     ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
 
     result = certonly(certbot_runner, ini, ["*.example.com", "example.com", "www.example.com"])
     assert result.returncode == 0, certbot_runner.describe(result)
-    assert snapshot(emulator, "example.com.") == before
-    assert wait_until_served(emulator, "_acme-challenge.example.com.", [unrelated]) == [
+    assert snapshot(emulator, ZONE) == before
+    assert wait_until_served(emulator, CHALLENGE_NAME, [unrelated]) == [
         [unrelated],
         [unrelated],
     ]
@@ -125,20 +123,19 @@ def test_lego_style_environment_works_without_a_credentials_file(
     result = certonly(certbot_runner, None, ["example.com"], env=env)
     assert result.returncode == 0, certbot_runner.describe(result)
     assert "renewal timer will not have these variables" in output(result)
-    assert challenge_rows(emulator, "example.com.") == []
+    assert challenge_rows(emulator, ZONE) == []
 
 
-@pytest.mark.parametrize("pebble", [{"dns_server": PEBBLE_DNS}], indirect=True)
 def test_ten_names_cost_one_apply_per_phase(
-    emulator: Emulator, pebble: Pebble, certbot_runner: CertbotRunner
+    emulator: Emulator, certbot_runner: CertbotRunner
 ) -> None:
     ini = credentials(certbot_runner.base_dir / "iijdpf.ini", emulator)
     domains = [f"host{i}.example.com" for i in range(10)]
     result = certonly(certbot_runner, ini, domains)
     assert result.returncode == 0, certbot_runner.describe(result)
     assert certbot_runner.cert_sans("host0.example.com") == set(domains)
-    assert emulator.applies("example.com.") == 2
-    assert challenge_rows(emulator, "example.com.") == []
+    assert emulator.applies(ZONE) == 2
+    assert challenge_rows(emulator, ZONE) == []
 
 
 def test_debian_12_certbot_2_1_issues_and_renews(
@@ -154,8 +151,8 @@ def test_debian_12_certbot_2_1_issues_and_renews(
     assert runner.cert_sans("example.com") == {"example.com", "*.example.com"}
     renewed = runner.run(["renew", "--force-renewal"])
     assert renewed.returncode == 0, runner.describe(renewed)
-    assert emulator.applies("example.com.") == 4
-    assert challenge_rows(emulator, "example.com.") == []
+    assert emulator.applies(ZONE) == 4
+    assert challenge_rows(emulator, ZONE) == []
 
 
 def test_certbot_lists_the_plugin_and_warns_about_a_readable_credentials_file(

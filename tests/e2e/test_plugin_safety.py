@@ -21,14 +21,12 @@ from tests.e2e.plugin_support import (
     wait_until_served,
 )
 from tests.harness import CertbotRunner, write_ini
-from tests.harness.dpf import TOKEN, ZONE
+from tests.harness.dpf import CHALLENGE_NAME, TOKEN, ZONE
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
 
 pytestmark = pytest.mark.e2e
-
-NAME = "_acme-challenge.example.com."
 
 
 def test_issuance_survives_an_api_failing_every_third_request(
@@ -63,7 +61,7 @@ def test_failed_apply_job_is_reported_and_cleaned_up(
     assert "FAILED: SystemError: apply broke" in text, text
     assert "Traceback" not in text
     assert challenge_rows(emulator, ZONE) == []
-    assert wait_until_served(emulator, NAME, []) == [[], []]
+    assert wait_until_served(emulator, CHALLENGE_NAME, []) == [[], []]
 
 
 def test_html_error_page_is_a_clear_error(

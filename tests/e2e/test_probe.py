@@ -35,12 +35,11 @@ from tests.e2e.plugin_support import (
     snapshot,
     wait_until_served,
 )
-from tests.harness import in_test_netns, write_ini
+from tests.harness import REPO_ROOT, in_test_netns, write_ini
+from tests.harness.dpf import RESOLVER, SERVICE_CODE, ZONE
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
-ZONE = "example.com."
 DOMAIN = "www.example.com"
 NAME = "_acme-challenge.www.example.com."
 COLLEAGUE = "colleague-token"
@@ -72,7 +71,7 @@ def run_probe(ini: Path | str | None, *args: str) -> subprocess.CompletedProcess
         capture_output=True,
         text=True,
         timeout=180,
-        cwd=REPO,
+        cwd=REPO_ROOT,
         env=_environment(),
         stdin=subprocess.DEVNULL,
     )
@@ -261,15 +260,11 @@ def write_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, WriteRun]:
         # The resolver's own nameserver listeners take free ports, beside the cases' port 53.
         everyone = [dataclasses.replace(ns, port=0) for group in groups for ns in group]
         stack.enter_context(
-            Emulator(
-                EmulatorConfig(
-                    zones=[], tokens=[], nameservers=everyone, resolver=("127.0.0.1", 53)
-                )
-            )
+            Emulator(EmulatorConfig(zones=[], tokens=[], nameservers=everyone, resolver=RESOLVER))
         )
         for (case, switches), nameservers in zip(WRITE_CASES, groups, strict=True):
             config = EmulatorConfig(
-                zones=[ZoneSpec(ZONE, "dpm00000001")],
+                zones=[ZoneSpec(ZONE, SERVICE_CODE)],
                 tokens=[TokenSpec(TOKEN)],
                 nameservers=nameservers,
                 job_seconds=0.2,
@@ -284,7 +279,7 @@ def write_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, WriteRun]:
                 stderr=subprocess.PIPE,
                 stdin=subprocess.DEVNULL,
                 text=True,
-                cwd=REPO,
+                cwd=REPO_ROOT,
                 env=_environment(),
             )
             started.append((case, switches, emulator, snapshot(emulator, ZONE), process))
@@ -402,7 +397,7 @@ def test_a_token_without_dpf_write_is_caught_without_writing(
 def test_a_name_in_no_visible_zone(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
     # example.net exists, but the token's user has no rights on it.
     emulator = emulator_factory(
-        zones=[ZoneSpec(ZONE, "dpm00000001"), ZoneSpec("example.net.", "dpm00000002")],
+        zones=[ZoneSpec(ZONE, SERVICE_CODE), ZoneSpec("example.net.", "dpm00000002")],
         tokens=[TokenSpec(TOKEN, zones=[ZONE])],
     )
     ini = credentials(tmp_path / "iijdpf.ini", emulator)
@@ -419,9 +414,7 @@ def test_a_name_in_no_visible_zone(emulator_factory: EmulatorFactory, tmp_path: 
 def test_two_zones_of_one_name_need_a_service_code(
     emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:
-    emulator = emulator_factory(
-        zones=[ZoneSpec(ZONE, "dpm00000001"), ZoneSpec(ZONE, "dpm00000002")]
-    )
+    emulator = emulator_factory(zones=[ZoneSpec(ZONE, SERVICE_CODE), ZoneSpec(ZONE, "dpm00000002")])
     before = snapshot(emulator, ZONE)
     ini = credentials(tmp_path / "iijdpf.ini", emulator)
     result = run_probe(ini, "-d", DOMAIN)
@@ -430,7 +423,7 @@ def test_two_zones_of_one_name_need_a_service_code(
     assert "2 zones named example.com (service codes dpm00000001, dpm00000002)" in twice
     assert "dns_iijdpf_service_codes" in twice
 
-    chosen = credentials(tmp_path / "chosen.ini", emulator, service_codes="dpm00000001")
+    chosen = credentials(tmp_path / "chosen.ini", emulator, service_codes=SERVICE_CODE)
     result = run_probe(chosen, "-d", DOMAIN)
     assert result.returncode == 0, describe(result)
     assert "(dpm00000001, " in line(result, "ok", "zone _acme-challenge.www.example.com")
@@ -438,7 +431,7 @@ def test_two_zones_of_one_name_need_a_service_code(
 
 
 def test_an_unpublished_zone(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
-    emulator = emulator_factory(zones=[ZoneSpec(ZONE, "dpm00000001", state=1)])
+    emulator = emulator_factory(zones=[ZoneSpec(ZONE, SERVICE_CODE, state=1)])
     ini = credentials(tmp_path / "iijdpf.ini", emulator)
     before = snapshot(emulator, ZONE)
     result = run_probe(ini, "-d", DOMAIN, "--write")
@@ -453,7 +446,7 @@ def test_an_unpublished_zone(emulator_factory: EmulatorFactory, tmp_path: Path) 
 def test_a_zone_with_zone_proxy_on(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
     # As in API 3.7.0: the zone object has no zone_proxy_enabled, only the endpoint tells.
     emulator = emulator_factory(
-        zones=[ZoneSpec(ZONE, "dpm00000001", proxy_enabled=True)], omit_zone_proxy_field=True
+        zones=[ZoneSpec(ZONE, SERVICE_CODE, proxy_enabled=True)], omit_zone_proxy_field=True
     )
     ini = credentials(tmp_path / "iijdpf.ini", emulator)
     before = snapshot(emulator, ZONE)

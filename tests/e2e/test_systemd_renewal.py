@@ -48,9 +48,9 @@ from tests.harness.container import (
     ensure_wheelhouse,
     missing_programs,
     project_requirements,
-    wait_for,
 )
 from tests.harness.dpf import TOKEN
+from tests.harness.waiting import poll_until
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
@@ -293,7 +293,8 @@ def both_serve(container: Container, serial: int, timeout: float = 20) -> dict[i
             seen[port] = served_serial(container, port)
         return all(value == serial for value in seen.values())
 
-    wait_for(check, timeout)
+    # Each check runs openssl in the container: poll at a gentler pace.
+    poll_until(check, timeout, interval=0.5)
     return seen
 
 
@@ -383,7 +384,8 @@ def renew(
     assert second != first
     assert both_serve(container, second) == {NGINX_PORT: second, APACHE_PORT: second}
     # The deploy hooks reloaded both through systemd (systemctl reload) ...
-    assert wait_for(lambda: len(reloads(container)) == len(before) + 2, 10), reloads(container)
+    reloaded = poll_until(lambda: len(reloads(container)) == len(before) + 2, 10, interval=0.5)
+    assert reloaded, reloads(container)
     # ... (from inside the sandbox of certbot-renew.service), as certbot logged.
     certbot_log = container.path("/var/log/letsencrypt/letsencrypt.log").read_text()
     for said in ("reload-nginx: reloaded nginx (systemctl)", "reload-httpd: reloaded apache2"):

@@ -25,7 +25,6 @@ OTHER_TOKEN = "token-b"  # another user (operator)
 SAME_USER_TOKEN = "token-a2"  # a second token of token-a's user
 READ_ONLY_TOKEN = "token-ro"
 NARROW_TOKEN = "token-narrow"  # sees only example.net.
-JOB_SECONDS = 0.05  # how long a job stays RUNNING
 
 
 def base_config(**overrides: Any) -> EmulatorConfig:
@@ -56,7 +55,7 @@ def base_config(**overrides: Any) -> EmulatorConfig:
             NameserverSpec("ns2.dpf-emulator.test.", port=0, lag=0.6),
         ],
         resolver=("127.0.0.1", 0),
-        job_seconds=JOB_SECONDS,
+        job_seconds=0.05,
     )
     for key, value in overrides.items():
         setattr(config, key, value)

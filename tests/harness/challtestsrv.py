@@ -15,6 +15,9 @@ from pathlib import Path
 from .process import ManagedProcess, port_open
 
 CHALLTESTSRV_BIN = "/usr/bin/pebble-challtestsrv"
+# Its DNS server (what Pebble asks when this stands in for DPF) and its HTTP API.
+CHALLTESTSRV_DNS = "127.0.0.1:8053"
+CHALLTESTSRV_MANAGEMENT = "127.0.0.1:8055"
 
 
 class ChallTestSrv(ManagedProcess):
@@ -25,8 +28,8 @@ class ChallTestSrv(ManagedProcess):
     def __init__(
         self,
         *,
-        dns_address: str = "127.0.0.1:8053",
-        management: str = "127.0.0.1:8055",
+        dns_address: str = CHALLTESTSRV_DNS,
+        management: str = CHALLTESTSRV_MANAGEMENT,
         workdir: Path | None = None,
         executable: str = CHALLTESTSRV_BIN,
         startup_timeout: float = 10.0,

@@ -36,8 +36,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -588,17 +587,6 @@ def describe(result: subprocess.CompletedProcess[str]) -> str:
         f"{shown}\nexit status {result.returncode}\n"
         f"--- stdout ---\n{tail(result.stdout)}\n--- stderr ---\n{tail(result.stderr)}"
     )
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.5) -> bool:
-    """Poll ``predicate()`` until it is true or ``timeout`` seconds passed; its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return bool(predicate())
-        time.sleep(interval)
 
 
 # -- the Debian package -----------------------------------------------------------------

@@ -34,6 +34,8 @@ PEBBLE_DNS = f"{NAMESERVER_HOSTS[-1][1]}:53"
 ZONE = "example.com."
 SERVICE_CODE = "dpm00000001"
 TOKEN = "test-token"
+# Where the DNS-01 challenge of the zone's apex (and of its wildcard) is written.
+CHALLENGE_NAME = f"_acme-challenge.{ZONE}"
 
 MAIN_CERTBOT = VENVS / "main" / "bin" / "certbot"
 DNS_MULTI_CERTBOT = VENVS / "dns-multi" / "bin" / "certbot"
