@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,7 @@ from tests.harness import CertbotRunner
 from tests.harness.dpf import TOKEN as TOKEN
 from tests.harness.dpf import challenge_rows as challenge_rows
 from tests.harness.dpf import domain_args, nameservers, plugin_credentials
+from tests.harness.waiting import poll_until
 
 if TYPE_CHECKING:
     from tests.dpf_emulator import Emulator
@@ -35,13 +35,12 @@ def signal_when(
     held within ``timeout``: the test would otherwise interrupt the run at
     some other moment than the one it is about.
     """
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            text = process.communicate(timeout=120)[0]
-            raise AssertionError(f"the moment to send signal {signum} never came:\n{text}")
-        time.sleep(0.05)
+    # A run that ended on its own will never reach the moment either.
+    poll_until(lambda: ready() or process.poll() is not None, timeout)
+    if not ready():
+        process.kill()
+        text = process.communicate(timeout=120)[0]
+        raise AssertionError(f"the moment to send signal {signum} never came:\n{text}")
     process.send_signal(signum)
     return process.communicate(timeout=120)[0]
 
@@ -112,12 +111,12 @@ def wait_until_served(
 ) -> list[list[str]]:
     """Poll every nameserver until each serves exactly ``expected`` (or time runs out)."""
     want = sorted(expected)
-    deadline = time.monotonic() + timeout
-    while True:
-        answers = served_everywhere(emulator, name)
-        if all(sorted(a) == want for a in answers) or time.monotonic() > deadline:
-            return answers
-        time.sleep(0.1)
+    poll_until(
+        lambda: all(sorted(a) == want for a in served_everywhere(emulator, name)),
+        timeout,
+        interval=0.1,
+    )
+    return served_everywhere(emulator, name)
 
 
 def output(result: subprocess.CompletedProcess[str]) -> str:

@@ -20,7 +20,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from cryptography import x509
 
 from tests.harness import REPO_ROOT, HarnessError, make_pki, write_executable
 from tests.harness.process import ManagedProcess, port_open
+from tests.harness.waiting import poll_until
 
 HOOKS_DIR = REPO_ROOT / "contrib" / "renewal-hooks" / "deploy"
 SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"
@@ -171,14 +171,18 @@ class WebServer(ManagedProcess):
 
     def wait_for_reloads(self, count: int, timeout: float = 10.0) -> int:
         """Wait until at least ``count`` reloads are logged; return the number seen."""
-        deadline = time.monotonic() + timeout
-        while self.reloads() < count and time.monotonic() < deadline:
-            time.sleep(0.1)
+        poll_until(lambda: self.reloads() >= count, timeout, interval=0.1)
         return self.reloads()
 
     def serial(self) -> int:
         """Serial of the certificate served now."""
         return served_serial(self.port)
+
+    def _serial_or_none(self) -> int | None:
+        try:
+            return self.serial()
+        except (OSError, ssl.SSLError):
+            return None
 
     def wait_for_serial(self, expected: int, timeout: float = 15.0) -> int | None:
         """Poll until ``expected`` is served; return the last serial seen (None: no answer).
@@ -186,16 +190,8 @@ class WebServer(ManagedProcess):
         A reload is asynchronous: the hook returns once the signal is sent, and
         old workers may still take a connection or two.
         """
-        deadline = time.monotonic() + timeout
-        seen: int | None = None
-        while True:
-            try:
-                seen = self.serial()
-            except (OSError, ssl.SSLError):
-                seen = None
-            if seen == expected or time.monotonic() >= deadline:
-                return seen
-            time.sleep(0.1)
+        poll_until(lambda: self._serial_or_none() == expected, timeout, interval=0.1)
+        return self._serial_or_none()
 
 
 class NginxServer(WebServer):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from tests.dpf_emulator import (
     TokenSpec,
     ZoneSpec,
 )
+from tests.harness.waiting import poll_until
 
 ZONE = "example.com."
 CODE = "dpm00000001"
@@ -90,14 +90,11 @@ class Client:
     def wait(self, response: requests.Response, timeout: float = 5.0) -> dict[str, Any]:
         """Poll the job of a 202 answer until it leaves RUNNING."""
         assert response.status_code == 202, response.text
-        request_id = response.json()["request_id"]
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.get(f"/jobs/{request_id}").json()
-            assert isinstance(job, dict)
-            if job["status"] != "RUNNING" or time.monotonic() > deadline:
-                return job
-            time.sleep(0.01)
+        path = f"/jobs/{response.json()['request_id']}"
+        poll_until(lambda: self.get(path).json()["status"] != "RUNNING", timeout, interval=0.01)
+        job = self.get(path).json()
+        assert isinstance(job, dict)
+        return job
 
     def zid(self, zone: str = ZONE) -> str:
         return self.emu.zone_id(zone)

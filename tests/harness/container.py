@@ -1,4 +1,4 @@
-"""A Debian 12 system container with systemd as PID 1, on the test's own network.
+"""A Debian system container (12 unless told otherwise) with systemd as PID 1, on our network.
 
 The root file system is built once per machine with ``debootstrap`` and kept
 in a cache (``ROOTFS_CACHE``); every container boots from a private overlay on
@@ -44,28 +44,44 @@ from pathlib import Path
 from .paths import REPO_ROOT
 from .process import HarnessError, ManagedProcess, tail
 
-SUITE = "bookworm"
 MIRROR = os.environ.get("E2E_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 # Shared by every clone on the machine; each build has its own directory,
 # named after what went into it, so a changed recipe builds anew.
 ROOTFS_CACHE = Path(os.environ.get("E2E_ROOTFS_CACHE", "/var/cache/certbot-dns-iijdpf-e2e"))
 
+
+@dataclass(frozen=True)
+class Distro:
+    """A Debian release to boot: its suite and what its image holds.
+
+    ``packages`` are installed by debootstrap; ``downloaded`` only land in the
+    image's apt cache, so that a README's ``apt install`` of them works offline
+    inside the container.
+    """
+
+    suite: str
+    packages: tuple[str, ...]
+    downloaded: tuple[str, ...] = ()
+
+
 # What an operator's Debian 12 host has: systemd as init, the two web servers,
-# Python with venv, openssl for checking what is served.
-ROOTFS_PACKAGES = (
-    "systemd",
-    "systemd-sysv",
-    "dbus",
-    "nginx",
-    "apache2",
-    "python3-venv",
-    "openssl",
-    "ca-certificates",
+# Python with venv, openssl for checking what is served. Debian's own certbot
+# is only downloaded, for the README's `apt install certbot python3-venv
+# python3-dnspython` (Debian's certbot route).
+BOOKWORM = Distro(
+    suite="bookworm",
+    packages=(
+        "systemd",
+        "systemd-sysv",
+        "dbus",
+        "nginx",
+        "apache2",
+        "python3-venv",
+        "openssl",
+        "ca-certificates",
+    ),
+    downloaded=("certbot", "python3-venv", "python3-dnspython"),
 )
-# Downloaded (not installed) into the image's apt cache, so that the README's
-# `apt install certbot python3-venv python3-dnspython` (Debian's own certbot)
-# works offline inside the container.
-DOWNLOADED_PACKAGES = ("certbot", "python3-venv", "python3-dnspython")
 # Bump when the recipe below changes in a way the package lists do not show.
 RECIPE_VERSION = "1"
 
@@ -192,21 +208,32 @@ print(json.dumps({"python_version": "%d.%d" % sys.version_info[:2],
 """
 
 
-def ensure_rootfs(cache: Path = ROOTFS_CACHE, timeout: float = 1800) -> Rootfs:
-    """The cached Debian 12 root file system, built first if this machine has none."""
+def ensure_rootfs(
+    distro: Distro = BOOKWORM, cache: Path = ROOTFS_CACHE, timeout: float = 1800
+) -> Rootfs:
+    """The cached root file system of ``distro``, built first if this machine has none."""
+    suite = distro.suite
     recipe = "\n".join(
-        [RECIPE_VERSION, SUITE, MIRROR, *ROOTFS_PACKAGES, "--", *DOWNLOADED_PACKAGES, _BUILD_SCRIPT]
+        [
+            RECIPE_VERSION,
+            suite,
+            MIRROR,
+            *distro.packages,
+            "--",
+            *distro.downloaded,
+            _BUILD_SCRIPT,
+        ]
     )
     key = hashlib.sha256(recipe.encode()).hexdigest()[:12]
-    final = cache / f"{SUITE}-{key}"
-    info = cache / f"{SUITE}-{key}.json"
+    final = cache / f"{suite}-{key}"
+    info = cache / f"{suite}-{key}.json"
     with _locked(cache / ".lock"):
         if not (final.is_dir() and info.is_file()):
-            building = cache / f".building-{SUITE}-{key}"
+            building = cache / f".building-{suite}-{key}"
             if building.exists():  # an earlier build that was interrupted
                 shutil.rmtree(building)
             Path(f"{building}.json").unlink(missing_ok=True)
-            log = cache / f"{SUITE}-{key}.build.log"
+            log = cache / f"{suite}-{key}.build.log"
             log.write_text("")
             argv = on_host_network(
                 [
@@ -216,12 +243,12 @@ def ensure_rootfs(cache: Path = ROOTFS_CACHE, timeout: float = 1800) -> Rootfs:
                     "build-rootfs",
                     str(building),
                     MIRROR,
-                    SUITE,
-                    ",".join(ROOTFS_PACKAGES),
-                    " ".join(DOWNLOADED_PACKAGES),
+                    suite,
+                    ",".join(distro.packages),
+                    " ".join(distro.downloaded),
                 ]
             )
-            _run_logged(argv, log, f"debootstrap of Debian {SUITE} into {building}", timeout)
+            _run_logged(argv, log, f"debootstrap of Debian {suite} into {building}", timeout)
             os.replace(f"{building}.json", info)
             os.replace(building, final)
     data = json.loads(info.read_text())
