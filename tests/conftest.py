@@ -45,7 +45,7 @@ EmulatorFactory = Callable[..., "Emulator"]
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "systemd: e2e test in a Debian 12 container with systemd as PID 1 (select: -m systemd)",
+        "systemd: e2e test in a Debian container with systemd as PID 1 (select: -m systemd)",
     )
 
 
