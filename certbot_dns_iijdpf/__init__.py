@@ -10,7 +10,9 @@ The public surface, and all of it:
   :class:`certbot_dns_iijdpf.authenticator.Authenticator`, with its
   ``--dns-iijdpf-*`` options, the credentials file's ``dns_iijdpf_*`` keys and
   the ``IIJ_DPF_*`` environment variables the README lists;
-- the command ``python -m certbot_dns_iijdpf probe`` (and ``--version``);
+- the commands ``python -m certbot_dns_iijdpf probe`` and ``python -m
+  certbot_dns_iijdpf check`` (and ``--version``), with their options, exit
+  statuses, ``--json`` keys and ``check --textfile`` metric names;
 - :data:`__version__`.
 
 Everything under :mod:`certbot_dns_iijdpf._internal` is private: no Python

@@ -1,7 +1,10 @@
-"""``python -m certbot_dns_iijdpf probe ...``: check a DPF account before the first certificate.
+"""``python -m certbot_dns_iijdpf probe|check ...``: the plugin's two commands.
 
-Run ``python -m certbot_dns_iijdpf probe --help`` for the options; the README's
-"First contact with a real account" says what each line of its report means.
+``probe`` checks a DPF account before the first certificate; ``check`` checks
+certbot's dns-iijdpf lineages before renewal day, as a Nagios plugin.  Run
+either with ``--help`` for the options; the README's "First contact with a
+real account" and "Checking lineages before renewal day" say what each line
+of their output means.
 """
 
 import sys

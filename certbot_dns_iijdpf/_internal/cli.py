@@ -1,10 +1,15 @@
-"""The command line behind ``python -m certbot_dns_iijdpf probe ...``.
+"""The command line behind ``python -m certbot_dns_iijdpf probe ...`` and ``... check``.
 
 The probe reads the same credentials file as the plugin (or lego's
 environment variables) and checks the account before the first certificate;
 see :mod:`certbot_dns_iijdpf._internal.probe`.  Exit status: 0 when nothing found would
 make certbot fail, 1 when something would, 2 for usage errors, 130 when
 interrupted.
+
+The check reads certbot's renewal configurations and judges every dns-iijdpf
+lineage before renewal day; see :mod:`certbot_dns_iijdpf._internal.health`.  Its
+exit statuses are Nagios': 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage
+errors included, as monitoring systems expect).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from certbot_dns_iijdpf._internal.settings import ENV_TOKEN, Settings
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_UNKNOWN = 3  # the check's usage errors: Nagios' UNKNOWN
 EXIT_INTERRUPTED = 130
 
 PROBE_DESCRIPTION = """\
@@ -47,11 +53,54 @@ opened).  Attach the --json output to bug reports; it never contains the token.
 """
 
 
+CHECK_DESCRIPTION = """\
+Check every certbot lineage whose authenticator is dns-iijdpf, before renewal
+day, and report as a Nagios plugin (Icinga, Zabbix, Mackerel and Nagios run it
+as it is). It reads DIR/renewal/*.conf; lineages of other authenticators are
+listed as skipped. For each lineage: days until the certificate expires; the
+credentials file it names can be read; DPF accepts the token and lets it write
+(checked without changing anything); each name's zone is found; nothing is
+staged in the zone that would make the plugin refuse to apply it; the zone's
+nameservers answer from this host. It never writes to DPF, and checks each
+account (endpoint, token, service codes) once.
+
+Thresholds: certbot renews a 90-day certificate 30 days before it expires, and
+(certbot 4 and later) a 47-day one when a third of its life is left, about
+15.7 days. So fewer than 14 days left means renewal has already missed its
+days, whichever the lifetime: WARNING. Fewer than 7: CRITICAL, a week left to
+fix it by hand.
+"""
+
+CHECK_EPILOG = """\
+exit status (the worst lineage decides: OK < WARNING < UNKNOWN < CRITICAL):
+  0 OK        every lineage will renew as far as can be seen
+  1 WARNING   fewer than --warning-days left, a staged edit that is not an ACME
+              challenge (the plugin refuses to apply while it is there), a
+              credentials file others may read, nameservers this host cannot ask
+  2 CRITICAL  renewal will fail: fewer than --critical-days left, a renewal
+              configuration certbot cannot parse, a missing certificate or
+              credentials file, a rejected token or one without dpf_write, a
+              name in no zone, an API that does not answer
+  3 UNKNOWN   the check could not judge: a file the checking user may not read
+              (run it as root, like certbot), no dns-iijdpf lineage under
+              --config-dir, bad options
+
+--json prints one object instead; --textfile writes metrics for node_exporter's
+textfile collector. Neither output, nor the text, ever contains the token.
+"""
+
+
 class _Parser(argparse.ArgumentParser):
+    # The check's usage errors are Nagios' UNKNOWN, said on stdout where monitoring looks.
+    usage_status = EXIT_USAGE
+    status_prefix = ""
+
     def error(self, message: str) -> Any:
         self.print_usage(sys.stderr)
         print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
+        if self.status_prefix:
+            print(f"{self.status_prefix}{message}", file=sys.stdout)
+        raise SystemExit(self.usage_status)
 
 
 def _seconds(text: str) -> float:
@@ -61,6 +110,16 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
     if not 0 < value <= 86400:
         raise argparse.ArgumentTypeError("must be more than 0 and at most 86400 seconds")
+    return value
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not 0 <= value <= 3650:
+        raise argparse.ArgumentTypeError("must be from 0 to 3650 days")
     return value
 
 
@@ -115,7 +174,74 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # probe_main reports its own usage errors with the probe's usage line.
     probe.set_defaults(command_parser=probe)
+    _add_check(commands)
     return parser
+
+
+def _add_check(commands: Any) -> None:
+    # The model is light; the checks themselves are imported only when the check runs.
+    from certbot_dns_iijdpf._internal.health.model import (
+        DEFAULT_CONFIG_DIR,
+        DEFAULT_CRITICAL_DAYS,
+        DEFAULT_TIMEOUT,
+        DEFAULT_WARNING_DAYS,
+    )
+
+    check = commands.add_parser(
+        "check",
+        help="check certbot's dns-iijdpf lineages before renewal day (a Nagios plugin)",
+        description=CHECK_DESCRIPTION,
+        epilog=CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.usage_status = EXIT_UNKNOWN
+    check.status_prefix = "IIJDPF UNKNOWN - "
+    check.add_argument(
+        "--config-dir",
+        default=DEFAULT_CONFIG_DIR,
+        metavar="DIR",
+        help=f"certbot's configuration directory (default: {DEFAULT_CONFIG_DIR})",
+    )
+    check.add_argument(
+        "--cert-name",
+        dest="cert_names",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="check only this lineage (repeat, or separate with commas); default: all",
+    )
+    check.add_argument(
+        "--warning-days",
+        type=_days,
+        default=DEFAULT_WARNING_DAYS,
+        metavar="N",
+        help=f"WARNING below N days left (default: {DEFAULT_WARNING_DAYS:g})",
+    )
+    check.add_argument(
+        "--critical-days",
+        type=_days,
+        default=DEFAULT_CRITICAL_DAYS,
+        metavar="N",
+        help=f"CRITICAL below N days left (default: {DEFAULT_CRITICAL_DAYS:g})",
+    )
+    check.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of the text"
+    )
+    check.add_argument(
+        "--textfile",
+        metavar="PATH",
+        help="also write node_exporter textfile metrics to PATH (replaced atomically), e.g. "
+        "/var/lib/prometheus/node-exporter/certbot_dns_iijdpf.prom",
+    )
+    check.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="the longest the DPF API may take, per account (default: "
+        f"{DEFAULT_TIMEOUT:g}); past it the account's lineages are CRITICAL",
+    )
+    check.set_defaults(command_parser=check)
 
 
 def _domains(values: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
@@ -268,6 +394,47 @@ def probe_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     return code
 
 
+def check_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from certbot_dns_iijdpf._internal.health.model import Finding, State, Thresholds
+    from certbot_dns_iijdpf._internal.health.output import (
+        dump_json,
+        nagios,
+        textfile,
+        write_atomically,
+    )
+    from certbot_dns_iijdpf._internal.health.run import run_check
+
+    if args.critical_days > args.warning_days:
+        parser.error("--critical-days must not be more than --warning-days")
+    names = [n.strip() for value in args.cert_names for n in value.split(",") if n.strip()]
+    thresholds = Thresholds(args.warning_days, args.critical_days)
+    try:
+        result = run_check(args.config_dir, names, thresholds, timeout=args.timeout)
+    except KeyboardInterrupt:
+        print("IIJDPF UNKNOWN - interrupted", file=sys.stdout)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a monitoring system must still get its one line
+        print(
+            f"IIJDPF UNKNOWN - the check itself failed ({type(exc).__name__}: {exc}); "
+            "please report this with the output of --json",
+            file=sys.stdout,
+        )
+        return int(State.UNKNOWN)
+    if args.textfile:
+        try:
+            write_atomically(args.textfile, textfile(result))
+        except OSError as exc:
+            result.problems.append(
+                Finding(
+                    "textfile",
+                    State.UNKNOWN,
+                    f"cannot write --textfile {args.textfile}: {exc.strerror or exc}",
+                )
+            )
+    print(dump_json(result) if args.json else nagios(result), file=sys.stdout)
+    return int(result.state)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -280,4 +447,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:
         # Said with the probe's usage line, which lists the options it takes.
         command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "check":
+        return check_main(args, command_parser)
     return probe_main(args, command_parser)
