@@ -4,7 +4,8 @@
 ``load(cls, data)`` rebuilds it, checking each value against the field's
 annotation. It covers what the benchmark stores: dataclasses, enums, ``str``,
 ``int``, ``float``, ``bool``, ``None``, ``list[X]``, ``tuple[X, ...]``,
-``dict[str, X]`` and ``X | None``.
+``dict[str, X]`` and ``Optional[X]``. Python 3.9 cannot evaluate the hint
+``X | None``, so the dataclasses spell it ``Optional[X]``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import typing
 from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
+# `X | None` is a types.UnionType from Python 3.10 on, a typing.Union before.
+_UNIONS = (typing.Union, getattr(types, "UnionType", typing.Union))
 
 
 def dump(value: Any) -> Any:
@@ -39,7 +42,7 @@ def load(cls: type[T], data: Any) -> T:
 def _load(hint: Any, data: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
+    if origin in _UNIONS:
         if data is None and type(None) in args:
             return None
         (inner,) = [arg for arg in args if arg is not type(None)]

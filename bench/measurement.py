@@ -7,6 +7,7 @@ import os
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 from bench import jsonform
 from bench.scenarios import RunKind, Scenario, Tool
@@ -18,7 +19,8 @@ class Measurement:
     """One row of the table (certbot-dns-multi in two zones: the sum of one run per zone)."""
 
     kind: RunKind
-    tool: Tool | None  # None for the baseline
+    # Optional: bench/jsonform.py evaluates the hint, and Python 3.9 has no `X | None`.
+    tool: Optional[Tool]  # noqa: UP045 (None for the baseline)
     finished: bool = False  # every certbot command ran to its exit (no harness or worker failure)
     certbot_runs: int = 0
     failed_runs: int = 0  # certbot exited non-zero or made the wrong certificate

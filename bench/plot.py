@@ -7,7 +7,6 @@ both axes are logarithmic.
 
 from __future__ import annotations
 
-import itertools
 import math
 import struct
 import zlib
@@ -138,7 +137,7 @@ class Canvas:
         self.text(left + (PANEL_W - self.text_width(x_label)) // 2, TOP + PANEL_H + 30, x_label)
         for s in series:
             points = [(to_x(x), to_y(y)) for x, y in sorted(s.points) if y > 0]
-            for a, b in itertools.pairwise(points):
+            for a, b in zip(points, points[1:]):
                 self.line(a, b, s.color, width=3, dash=6 if s.dashed else 0)
             for px, py in points:
                 self.dot(round(px) - 3, round(py) - 3, s.color, 7)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from bench import jsonform
 from bench.measurement import Measurement, write_atomically
@@ -29,7 +30,7 @@ STEP_FILE = "step.json"
 MEASUREMENT_FILE = "measurement.json"
 WORKER_LOG = "worker.log"
 
-Progress = Callable[[int, Step, Measurement | None], None]
+Progress = Callable[[int, Step, Optional[Measurement]], None]
 
 
 def worker_main(run_dir: Path) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Optional
 
 from bench.settings import (
     LEGO_RATE,
@@ -78,7 +79,9 @@ class Tool:
     label: str
     rate: float  # the client's own rate limit, requests per second
     dns_multi: bool = False  # certbot-dns-multi (lego) rather than this plugin
-    propagation: int | None = None  # certbot-dns-multi's sleep; None = its default, flag omitted
+    # certbot-dns-multi's sleep; None = its default, flag omitted. Optional, not
+    # `int | None`: bench/jsonform.py evaluates the hint, also on Python 3.9.
+    propagation: Optional[int] = None  # noqa: UP045
 
     @property
     def sleep(self) -> float:
@@ -117,7 +120,8 @@ class Step:
 
     scenario: Scenario
     kind: RunKind
-    tool: Tool | None = None  # None only for the baseline
+    # None only for the baseline. Optional: as for `propagation`.
+    tool: Optional[Tool] = None  # noqa: UP045
 
     @property
     def name(self) -> str:

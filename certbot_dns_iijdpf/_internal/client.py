@@ -39,7 +39,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Union, cast
 from urllib.parse import urlsplit
 
 import requests
@@ -76,7 +76,8 @@ logger = logging.getLogger(__name__)
 PAGE_LIMIT = 10000
 
 JsonObject = dict[str, Any]
-Params = dict[str, str | int | list[str]]
+# typing.Union: a runtime alias, and Python 3.9 has no `|` between types.
+Params = dict[str, Union[str, int, list[str]]]
 
 # Methods whose repetition cannot change anything on DPF.
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -36,7 +36,7 @@ import re
 import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
 HTTP_FAULT_STATUSES = (429, 500, 502, 503, 504)
 HTTP_FAULT_ACTIONS = ("drop", "html", "latency", "hang")
@@ -122,7 +122,7 @@ class JobFaultRule:
         return self._counter.fired
 
 
-AnyFault = FaultRule | JobFaultRule
+AnyFault = Union[FaultRule, JobFaultRule]
 
 
 class FaultSet:

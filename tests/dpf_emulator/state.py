@@ -336,9 +336,8 @@ class State:
         # A list, not a map by name: two DPM contracts may hold zones of the
         # same name, and everything the API does is keyed by zone id.
         self._zones: list[Zone] = []
-        for index, (spec, zone_id) in enumerate(
-            zip(config.zones, zone_ids(config.zones), strict=True)
-        ):
+        # zone_ids gives one id per zone.
+        for index, (spec, zone_id) in enumerate(zip(config.zones, zone_ids(config.zones))):
             zone = Zone(spec, zone_id, index, nameservers)
             zone.versions.append((-math.inf, zone.snapshot()))
             self._zones.append(zone)

@@ -154,7 +154,7 @@ def check_ttl(ttl: Any) -> int | None:
         raise param_error("invalid", "schema")
     if not 1 <= ttl <= TTL_MAX:
         raise param_error("out_of_range", "ttl")
-    return ttl
+    return int(ttl)
 
 
 def check_description(description: Any) -> str:

@@ -262,7 +262,7 @@ def write_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, WriteRun]:
         stack.enter_context(
             Emulator(EmulatorConfig(zones=[], tokens=[], nameservers=everyone, resolver=RESOLVER))
         )
-        for (case, switches), nameservers in zip(WRITE_CASES, groups, strict=True):
+        for (case, switches), nameservers in zip(WRITE_CASES, groups):
             config = EmulatorConfig(
                 zones=[ZoneSpec(ZONE, SERVICE_CODE)],
                 tokens=[TokenSpec(TOKEN)],

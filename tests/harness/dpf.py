@@ -47,7 +47,7 @@ def nameservers(*lags: float) -> list[NameserverSpec]:
         raise ValueError(f"give one lag per nameserver ({len(NAMESERVER_HOSTS)})")
     return [
         NameserverSpec(hostname, address, 53, lag=lag)
-        for (hostname, address), lag in zip(NAMESERVER_HOSTS, lags, strict=True)
+        for (hostname, address), lag in zip(NAMESERVER_HOSTS, lags)
     ]
 
 

@@ -57,7 +57,6 @@ def publisher(emulator: Emulator, tmp_path: Path, job_timeout: float = 10) -> Ch
         zip(
             ["ns1.dpf-emulator.test.", "ns2.dpf-emulator.test."],
             emulator.nameserver_addresses,
-            strict=True,
         )
     )
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -63,7 +63,7 @@ class Seen:
 # or "reset" (abort the connection with a TCP RST).  An answer with an
 # "X-Then: close" or "X-Then: hang" header closes or stalls after its body,
 # which with a larger Content-Length makes an answer that breaks off.
-Action = Answer | str | Callable[[Seen], Answer]
+Action = Union[Answer, str, Callable[[Seen], Answer]]
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """The record planner: which edits bring one name to where it must be."""
 
+from __future__ import annotations
+
 from collections.abc import Mapping
 
 from certbot_dns_iijdpf._internal.planner import (

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import pytest
 
 from certbot_dns_iijdpf._internal.deadline import Deadline
