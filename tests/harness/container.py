@@ -67,7 +67,8 @@ class Distro:
 # What an operator's Debian 12 host has: systemd as init, the two web servers,
 # Python with venv, openssl for checking what is served. Debian's own certbot
 # is only downloaded, for the README's `apt install certbot python3-venv
-# python3-dnspython` (Debian's certbot route).
+# python3-dnspython` (Debian's certbot route). dma is the mail transport agent
+# that delivers the failure notices to /var/mail/root, without a daemon.
 BOOKWORM = Distro(
     suite="bookworm",
     packages=(
@@ -79,8 +80,57 @@ BOOKWORM = Distro(
         "python3-venv",
         "openssl",
         "ca-certificates",
+        "dma",
     ),
     downloaded=("certbot", "python3-venv", "python3-dnspython"),
+)
+# Debian 13: Python 3.13 and certbot 4.0.0. The package is built inside it
+# (the README's dpkg-buildpackage, with trixie's debhelper and pybuild), so its
+# build tools are installed; certbot is only downloaded, for the README's
+# `apt install certbot ../python3-certbot-dns-iijdpf_*.deb`, and so are
+# pytest and prometheus-client, for the unit tests with trixie's libraries.
+TRIXIE = Distro(
+    suite="trixie",
+    packages=(
+        "systemd",
+        "systemd-sysv",
+        "dbus",
+        "nginx",
+        "apache2",
+        "python3",
+        "openssl",
+        "ca-certificates",
+        "build-essential",
+        "dpkg-dev",
+        "debhelper",
+        "dh-python",
+        "pybuild-plugin-pyproject",
+        "python3-all",
+        "python3-setuptools",
+    ),
+    downloaded=(
+        "certbot",
+        "python3-dnspython",
+        "python3-requests",
+        "python3-pytest",
+        "python3-prometheus-client",
+    ),
+)
+# Debian 11: Python 3.9 (EL9's interpreter) and systemd 247, the closest
+# reachable to EL8's 239. The web servers are there for the deploy hooks; the
+# plugin and its libraries come from a wheelhouse of EL9's versions.
+BULLSEYE = Distro(
+    suite="bullseye",
+    packages=(
+        "systemd",
+        "systemd-sysv",
+        "dbus",
+        "nginx",
+        "apache2",
+        "python3-venv",
+        "openssl",
+        "ca-certificates",
+    ),
 )
 # Bump when the recipe below changes in a way the package lists do not show.
 RECIPE_VERSION = "1"
