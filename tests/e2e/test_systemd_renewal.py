@@ -25,6 +25,8 @@ as shipped), then with the DPF API down.
 
 from __future__ import annotations
 
+import email.message
+import mailbox
 import os
 import re
 import subprocess
@@ -76,6 +78,7 @@ class Route:
 
 
 VENV = Route("certbot", "certbot-renew.service", "certbot-renew.timer")
+CHECK_SERVICE = "certbot-dns-iijdpf-check.service"
 DEBIAN = Route(
     "/opt/certbot-iijdpf/bin/python /usr/bin/certbot", "certbot.service", "certbot.timer"
 )
@@ -343,6 +346,105 @@ def record(capsys: pytest.CaptureFixture[str], title: str, text: str) -> None:
         print(f"\n---- {title} ----\n{text.rstrip()}\n---- end of {title} ----")
 
 
+# -- the failure notices ------------------------------------------------------------------
+
+# dma (in the image) delivers root's mail here, without a daemon.
+MAILBOX = "/var/mail/root"
+REJECTED_TOKEN = "rejected-token-0123456789"
+
+
+def mails(container: Container) -> list[email.message.Message]:
+    """Root's mailbox, oldest first."""
+    path = container.path(MAILBOX)
+    if not path.exists():
+        return []
+    return [email.message_from_bytes(m.as_bytes()) for m in mailbox.mbox(str(path), create=False)]
+
+
+def body(message: email.message.Message) -> str:
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes), message
+    return payload.decode("utf-8", errors="replace")
+
+
+def notice_for(container: Container, unit: str, before: int) -> email.message.Message:
+    """The one mail certbot-notify-failure@UNIT sent after ``before`` mails were there."""
+    notifier = f"certbot-notify-failure@{unit}.service"
+
+    def delivered() -> bool:
+        return len(mails(container)) > before
+
+    # The notifier's unit ends when sendmail took the mail; dma may still be
+    # delivering it then.
+    assert poll_until(delivered, 60, interval=0.5), container.journal("-u", notifier) + mail_state(
+        container
+    )
+    shown = container.run(["systemctl", "show", notifier, "--property=Result", "--value"])
+    assert shown.stdout.strip() == "success", container.journal("-u", notifier)
+    got = mails(container)
+    assert len(got) == before + 1, [m["Subject"] for m in got]
+    notice = got[-1]
+    assert notice["Subject"] == f"{unit} failed on {container_hostname(container)}", notice
+    assert unit in body(notice)
+    return notice
+
+
+def container_hostname(container: Container) -> str:
+    return container.run(["uname", "-n"]).stdout.strip()
+
+
+def no_notice(container: Container, unit: str, before: int) -> None:
+    """A run of ``unit`` that succeeded started no notifier and sent no mail."""
+    # OnFailure= loads the notifier's unit; an InvocationID shows it ever ran.
+    notifier = f"certbot-notify-failure@{unit}.service"
+    ran = container.run(["systemctl", "show", notifier, "--property=InvocationID", "--value"])
+    assert ran.stdout.strip() == "", container.journal("-u", notifier)
+    assert len(mails(container)) == before, [m["Subject"] for m in mails(container)]
+
+
+def token_nowhere_in_the_mail(container: Container) -> None:
+    text = container.path(MAILBOX).read_text(errors="replace")
+    for token in (TOKEN, REJECTED_TOKEN):
+        assert token not in text
+
+
+def send_a_test_notification(container: Container) -> None:
+    """README: `certbot-notify-failure --test` mails root and says so."""
+    tested = container.run(["certbot-notify-failure", "--test"], check=False)
+    assert tested.returncode == 0, describe(tested)
+    assert "test notification sent (mail to root)" in tested.stdout, describe(tested)
+    # sendmail took the mail; dma delivers it a moment later.
+    assert poll_until(lambda: len(mails(container)) == 1, 60, interval=0.5), mail_state(container)
+    assert mails(container)[0]["Subject"].startswith("test notification from")
+
+
+def mail_state(container: Container) -> str:
+    """Where the mail went instead: the mail directories and dma's spool, and its log."""
+    listed = container.sh(
+        "ls -la /var/mail /var/spool/dma 2>&1; cat /etc/dma/dma.conf", check=False
+    )
+    return listed.stdout + container.journal("-b", "-n", "40")
+
+
+def fail_with_a_rejected_token(
+    container: Container, route: Route, emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A token DPF rejects: the renewal fails and its mail says what to do."""
+    container.write(
+        "/etc/letsencrypt/iijdpf.ini",
+        f"dns_iijdpf_api_token = {REJECTED_TOKEN}\ndns_iijdpf_endpoint = {emulator.api_url}\n",
+        mode=0o600,
+    )
+    before = len(mails(container))
+    failed = start_unit(container, route.service)
+    assert failed.result == "exit-code", failed.explain()
+    notice = notice_for(container, route.service, before)
+    text = body(notice)
+    record(capsys, f"the mail for {route.service} (a rejected token)", text)
+    assert "DPF rejected the API token" in text, text
+    assert "Issue a new IIJ ID access token" in text, text
+
+
 # -- the phases -------------------------------------------------------------------------
 
 
@@ -465,10 +567,33 @@ def test_venv_and_contrib_units(
         assert container.path(directory).is_dir(), directory
 
     check_plugins(container, VENV)
+    send_a_test_notification(container)
     first = issue_and_serve(container, VENV, emulator, pebble)
     second = renew(container, VENV, first, capsys)
+    no_notice(container, VENV.service, 1)
     check_timer(container, VENV, capsys)
+
+    # The daily check, as README.md installs it; then a token DPF rejects,
+    # which both the renewal and the check report by mail.
+    container.sh(
+        readme_commands("systemctl enable --now certbot-dns-iijdpf-check.timer"), cwd=CLONE
+    )
+    fail_with_a_rejected_token(container, VENV, emulator, capsys)
+    before = len(mails(container))
+    checked = start_unit(container, CHECK_SERVICE)
+    assert (checked.result, checked.status) == ("exit-code", "2"), checked.explain()
+    text = body(notice_for(container, CHECK_SERVICE, before))
+    record(capsys, f"the mail for {CHECK_SERVICE} (a rejected token)", text)
+    assert "IIJDPF CRITICAL" in text, text
+    assert "DPF rejected the API token" in text, text
+    write_credentials(container, emulator)
+
+    before = len(mails(container))
     fail_with_the_api_down(container, VENV, emulator, second, capsys)
+    api_down = body(notice_for(container, VENV.service, before))
+    record(capsys, f"the mail for {VENV.service} (the DPF API down)", api_down)
+    assert "Could not reach the DPF API" in api_down, api_down
+    token_nowhere_in_the_mail(container)
     record(capsys, "duration", f"{time.monotonic() - began:.0f} s in the container")
 
 
@@ -486,8 +611,20 @@ def test_debians_certbot_and_its_timer(
     assert version.stdout.strip() == "certbot 2.1.0", describe(version)
     check_plugins(container, DEBIAN)
 
+    # README, When a renewal fails: the drop-in for Debian's certbot.service.
+    container.sh(
+        readme_commands(
+            "cp contrib/systemd/notify-failure.conf /etc/systemd/system/certbot.service.d/"
+        ),
+        cwd=CLONE,
+    )
     first = issue_and_serve(container, DEBIAN, emulator, pebble)
     second = renew(container, DEBIAN, first, capsys)
+    no_notice(container, DEBIAN.service, 0)
     check_timer(container, DEBIAN, capsys)
     fail_with_the_api_down(container, DEBIAN, emulator, second, capsys)
+    api_down = body(notice_for(container, DEBIAN.service, 0))
+    record(capsys, f"the mail for {DEBIAN.service} (the DPF API down)", api_down)
+    assert "Could not reach the DPF API" in api_down, api_down
+    token_nowhere_in_the_mail(container)
     record(capsys, "duration", f"{time.monotonic() - began:.0f} s in the container")
