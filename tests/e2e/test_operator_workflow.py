@@ -10,6 +10,7 @@ find them through NGINX_CONF / APACHE_CONF.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -174,3 +175,21 @@ def test_dry_run_goes_through_dns_and_changes_nothing(
     assert deploys.read_text() == ""
     assert web.reloads() == reloads
     assert web.serial() == first
+
+
+def test_quiet_renewal_prints_only_a_failure(
+    web: WebServer, emulator: Emulator, certbot_runner: CertbotRunner
+) -> None:
+    """contrib/cron/certbot-renew: cron mails what `renew -q` prints, so only a failure."""
+    issue_and_serve(web, emulator, certbot_runner)
+    renewed = certbot_runner.run(["renew", "-q", "--force-renewal"], env=web.hook_env())
+    assert renewed.returncode == 0, certbot_runner.describe(renewed)
+    assert output(renewed) == "", certbot_runner.describe(renewed)
+
+    emulator.stop()
+    failed = certbot_runner.run(["renew", "-q", "--force-renewal"], env=web.hook_env())
+    assert failed.returncode != 0, certbot_runner.describe(failed)
+    assert re.search(
+        r"Failed to renew certificate example\.com with error: Could not reach the DPF API",
+        output(failed),
+    ), certbot_runner.describe(failed)
