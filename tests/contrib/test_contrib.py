@@ -135,6 +135,69 @@ def test_cron_line() -> None:
     assert "." not in path.name  # cron skips files in /etc/cron.d with a dot
 
 
+# -- the failure notifier ------------------------------------------------------------
+
+NOTIFIER = CONTRIB / "notify" / "certbot-notify-failure"
+
+
+def notify(tmp_path: Path, settings: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The notifier with its settings from a file of ours instead of /etc."""
+    config = tmp_path / "certbot-notify"
+    config.write_text(settings)
+    return subprocess.run(
+        ["sh", str(NOTIFIER), *args],
+        env={"PATH": os.environ["PATH"], "CERTBOT_NOTIFY_CONFIG": str(config)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_notifier_says_when_nobody_would_be_told(tmp_path: Path) -> None:
+    missing = tmp_path / "no-sendmail"
+    tested = notify(tmp_path, f"CERTBOT_NOTIFY_SENDMAIL={missing}\n", "--test")
+    assert tested.returncode == 1, tested
+    assert f"no mail: {missing} does not exist" in tested.stderr
+    assert "NOBODY WOULD BE TOLD when a renewal fails" in tested.stderr
+    silenced = notify(tmp_path, "CERTBOT_NOTIFY_MAILTO=\n", "--test")
+    assert silenced.returncode == 1, silenced
+    assert "CERTBOT_NOTIFY_MAILTO is empty and no CERTBOT_NOTIFY_COMMAND" in silenced.stderr
+
+
+def test_notifier_hands_the_notice_to_the_command(tmp_path: Path) -> None:
+    received = tmp_path / "received"
+    told = notify(
+        tmp_path,
+        f"CERTBOT_NOTIFY_MAILTO=\nCERTBOT_NOTIFY_COMMAND='cat > {received}; "
+        f'echo "$CERTBOT_NOTIFY_SUBJECT" >> {received}\'\n',
+        "--test",
+    )
+    assert told.returncode == 0, told
+    assert "test notification sent (CERTBOT_NOTIFY_COMMAND)" in told.stdout
+    lines = received.read_text().splitlines()
+    assert lines[0].startswith("test notification from certbot-notify-failure on ")
+    assert lines[-1] == lines[0]  # the subject, from the environment
+    assert "Nothing failed." in received.read_text()
+
+
+def test_notifier_bounds_the_command(tmp_path: Path) -> None:
+    slow = notify(
+        tmp_path,
+        "CERTBOT_NOTIFY_MAILTO=\nCERTBOT_NOTIFY_COMMAND='sleep 30'\nCERTBOT_NOTIFY_TIMEOUT=1\n",
+        "--test",
+    )
+    assert slow.returncode == 1, slow
+    assert "CERTBOT_NOTIFY_COMMAND failed or took longer than 1 s" in slow.stderr
+
+
+def test_notifier_refuses_bad_settings(tmp_path: Path) -> None:
+    bad = notify(tmp_path, "CERTBOT_NOTIFY_TIMEOUT=soon\n", "--test")
+    assert bad.returncode == 2, bad
+    assert "must be whole numbers, not 'soon'" in bad.stderr
+    assert notify(tmp_path, "", "--bogus").returncode == 2
+
+
 # -- hooks: syntax --------------------------------------------------------------------
 
 
