@@ -44,13 +44,14 @@ from tests.e2e.test_systemd_renewal import (
     start_unit,
     trust_pebble,
 )
-from tests.harness import PKI, Diagnostics, HarnessError, Pebble
+from tests.harness import PKI, Diagnostics, Pebble
 from tests.harness.container import (
     WHEELHOUSE_IN_CONTAINER,
     Container,
     copy_source_tree,
     describe,
-    missing_programs,
+    require_programs,
+    watch,
 )
 from tests.harness.stacks import (
     EL9,
@@ -76,12 +77,7 @@ STATUS_BY_NAME = "[Manager]\nStatusUnitFormat=name\n"
 
 @pytest.fixture(scope="module")
 def el9_image() -> StackImage:
-    missing = missing_programs()
-    if missing:
-        raise HarnessError(
-            f"not installed: {', '.join(missing)}; scripts/bootstrap installs debootstrap "
-            "and systemd-container"
-        )
+    require_programs()
     return ensure_stack(EL9)
 
 
@@ -103,12 +99,7 @@ def el9_container(
 @pytest.fixture
 def container(el9_container: Container, diagnostics: Diagnostics) -> Container:
     machine = el9_container
-    diagnostics.add("container console", machine.log_text)
-    diagnostics.add("container journal", lambda: machine.journal("-b", "-n", "300"))
-    diagnostics.add(
-        "container letsencrypt.log",
-        lambda: machine.path("/var/log/letsencrypt/letsencrypt.log").read_text(errors="replace"),
-    )
+    watch(machine, diagnostics)
     return machine
 
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.harness import PKI, REPO_ROOT, Diagnostics, HarnessError, Pebble
+from tests.harness import PKI, REPO_ROOT, Diagnostics, Pebble
 from tests.harness.container import (
     WHEELHOUSE_IN_CONTAINER,
     Container,
@@ -48,8 +48,9 @@ from tests.harness.container import (
     describe,
     ensure_rootfs,
     ensure_wheelhouse,
-    missing_programs,
     project_requirements,
+    require_programs,
+    watch,
 )
 from tests.harness.dpf import TOKEN
 from tests.harness.waiting import poll_until
@@ -145,12 +146,7 @@ def readme_commands(marker: str) -> str:
 @pytest.fixture(scope="session")
 def system_image() -> tuple[Rootfs, Path]:
     """The cached Debian 12 tree and the wheels of certbot and the plugin's dependencies."""
-    missing = missing_programs()
-    if missing:
-        raise HarnessError(
-            f"not installed: {', '.join(missing)}; scripts/bootstrap installs debootstrap "
-            "and systemd-container"
-        )
+    require_programs()
     rootfs = ensure_rootfs()
     return rootfs, ensure_wheelhouse(rootfs, project_requirements())
 
@@ -166,12 +162,7 @@ def container(
         machine=f"certbot-e2e-{os.getpid()}",
         read_only_binds={wheelhouse: WHEELHOUSE_IN_CONTAINER},
     )
-    diagnostics.add("container console", machine.log_text)
-    diagnostics.add("container journal", lambda: machine.journal("-b", "-n", "300"))
-    diagnostics.add(
-        "container letsencrypt.log",
-        lambda: machine.path("/var/log/letsencrypt/letsencrypt.log").read_text(errors="replace"),
-    )
+    watch(machine, diagnostics)
     with machine:
         yield machine
 

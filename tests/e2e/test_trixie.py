@@ -41,7 +41,7 @@ from tests.e2e.test_systemd_renewal import (
     renew,
     trust_pebble,
 )
-from tests.harness import PKI, Diagnostics, HarnessError, Pebble
+from tests.harness import PKI, Diagnostics, Pebble
 from tests.harness.container import (
     TRIXIE,
     Container,
@@ -49,7 +49,8 @@ from tests.harness.container import (
     copy_source_tree,
     describe,
     ensure_rootfs,
-    missing_programs,
+    require_programs,
+    watch,
 )
 from tests.harness.stacks import pytest_summary, run_pytest
 from tests.packaging.test_release import package_version
@@ -64,12 +65,7 @@ UNIT_CHECKOUT = "/root/unit-tests"
 
 @pytest.fixture(scope="module")
 def trixie_image() -> Rootfs:
-    missing = missing_programs()
-    if missing:
-        raise HarnessError(
-            f"not installed: {', '.join(missing)}; scripts/bootstrap installs debootstrap "
-            "and systemd-container"
-        )
+    require_programs()
     return ensure_rootfs(TRIXIE)
 
 
@@ -90,12 +86,7 @@ def trixie_container(
 @pytest.fixture
 def container(trixie_container: Container, diagnostics: Diagnostics) -> Container:
     machine = trixie_container
-    diagnostics.add("container console", machine.log_text)
-    diagnostics.add("container journal", lambda: machine.journal("-b", "-n", "300"))
-    diagnostics.add(
-        "container letsencrypt.log",
-        lambda: machine.path("/var/log/letsencrypt/letsencrypt.log").read_text(errors="replace"),
-    )
+    watch(machine, diagnostics)
     return machine
 
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from .diagnostics import Diagnostics
 from .paths import REPO_ROOT
 from .process import HarnessError, ManagedProcess, tail
 
@@ -191,6 +192,16 @@ def on_host_network(argv: Sequence[str]) -> list[str]:
 def missing_programs() -> list[str]:
     search = f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"
     return [name for name in REQUIRED_PROGRAMS if shutil.which(name, path=search) is None]
+
+
+def require_programs() -> None:
+    """Fail, naming what is missing, where this machine cannot make a container."""
+    missing = missing_programs()
+    if missing:
+        raise HarnessError(
+            f"not installed: {', '.join(missing)}; scripts/bootstrap installs debootstrap "
+            "and systemd-container"
+        )
 
 
 @contextlib.contextmanager
@@ -654,6 +665,17 @@ class Container(ManagedProcess):
     def journal(self, *args: str) -> str:
         result = self.run(["journalctl", "--no-pager", "--quiet", *args], check=False)
         return result.stdout + result.stderr
+
+
+def watch(machine: Container, diagnostics: Diagnostics) -> Container:
+    """``machine``, with its console, journal and certbot's log shown when the test fails."""
+    diagnostics.add("container console", machine.log_text)
+    diagnostics.add("container journal", lambda: machine.journal("-b", "-n", "300"))
+    diagnostics.add(
+        "container letsencrypt.log",
+        lambda: machine.path("/var/log/letsencrypt/letsencrypt.log").read_text(errors="replace"),
+    )
+    return machine
 
 
 def describe(result: subprocess.CompletedProcess[str]) -> str:
